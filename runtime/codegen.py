@@ -1,0 +1,163 @@
+"""Codegen: a Graph becomes plain Python source, one readable line per node, compiled once.
+
+The source is registered with `linecache` under a stable name so tracebacks show it, values are
+released after their last use, and each line remembers its node so a run-time error can name
+the op and the user's line that created it.
+"""
+from __future__ import annotations
+
+import itertools
+import keyword
+import linecache
+import re
+
+import numpy as np
+
+from .errors import RuntimeOpError
+from .graph import Graph
+
+FREE_AFTER_BYTES = 16384    # below this, dropping a value early saves nothing worth a `del` line
+_counter = itertools.count()
+_LITERAL_TYPES = (bool, int, float, str, type(None), slice, type(Ellipsis))
+
+
+class Compiled:
+    """A compiled graph: `fn(*arrays) -> tuple of arrays`, with its source and line map."""
+
+    def __init__(self, graph, fn, source, filename, line_nodes):
+        self.graph = graph
+        self.fn = fn
+        self.source = source
+        self.filename = filename
+        self.line_nodes = line_nodes    # generated line number -> Node
+
+    def __call__(self, *arrays):
+        return self.fn(*arrays)
+
+    def explain_error(self, exc: BaseException, fname: str) -> Exception | None:
+        """An error that names the op and the user's line, if `exc` came from generated code."""
+        tb, line = exc.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        node = self.line_nodes.get(line)
+        if node is None:
+            return None
+        from .errors import describe_arg
+        ins = ", ".join(describe_arg(v) if not v.weak else repr(v.const) for v in node.inputs)
+        msg = f"{node.op.name}({ins}) failed while running compiled function `{fname}`: {exc}"
+        if node.loc is not None:
+            msg += f"\n  traced from {node.loc}"
+        msg += f"\n  generated code, {self.filename} line {line}: {linecache.getline(self.filename, line).strip()}"
+        err = RuntimeOpError(msg)
+        err.op, err.loc = node.op.name, node.loc
+        return err
+
+
+def _literal(p) -> bool:
+    if isinstance(p, _LITERAL_TYPES):
+        return not (isinstance(p, float) and not np.isfinite(p))
+    if isinstance(p, tuple):
+        return all(_literal(x) for x in p)
+    return False
+
+
+def _ident(name: str) -> str:
+    s = re.sub(r"\W", "_", name or "x")
+    if not s or s[0].isdigit():
+        s = "_" + s
+    return s
+
+
+def generate(graph: Graph, fname: str = "f"):
+    """-> (source, globals, line_nodes)."""
+    glb: dict = {"dtype": np.dtype, "inf": float("inf"), "nan": float("nan")}
+    used = set(glb)
+    for n in graph.nodes:
+        if n.op.name != "const":
+            used.add(n.op.name)
+    names: dict = {}
+
+    def fresh(base):
+        base = _ident(base)
+        if keyword.iskeyword(base) or base in used:
+            base += "_"
+        k, cand = 1, base
+        while cand in used:
+            cand = f"{base}{k}"
+            k += 1
+        used.add(cand)
+        return cand
+
+    fname = fresh(fname)
+    for v in graph.inputs:
+        names[v] = fresh(v.name or "x")
+    last_use: dict = {}
+    for i, n in enumerate(graph.nodes):
+        for v in n.inputs:
+            last_use[v] = i
+    outputs = set(graph.outputs)
+
+    body, line_nodes, k = [], {}, 0
+    for i, n in enumerate(graph.nodes):
+        op = n.op
+        if op.name == "const":
+            val = n.params["value"]
+            if n.out.weak and _literal(val):
+                names[n.out] = repr(val)
+                continue
+            names[n.out] = cname = fresh(f"c{k}")
+            k += 1
+            glb[cname] = val
+            continue
+        args = [names[v] for v in n.inputs]
+        params = {}
+        for key, p in n.params.items():
+            if _literal(p) or isinstance(p, np.dtype):
+                params[key] = repr(p)
+            else:
+                pname = fresh(f"{op.name}_{key}")
+                glb[pname] = p
+                params[key] = pname
+        if op.emit is None:
+            glb[op.name] = op.impl
+            expr = f"{op.name}({', '.join(args + [f'{a}={b}' for a, b in params.items()])})"
+        elif callable(op.emit):
+            glb[op.name] = op.impl
+            expr = op.emit(args, n.params)
+        else:
+            expr = op.emit.format(*args, **params)
+        outs = []
+        for v in n.outputs:
+            names[v] = fresh(f"v{i}" if len(n.outputs) == 1 else f"v{i}_{v.index}")
+            outs.append(names[v])
+        line = f"    {', '.join(outs)} = {expr}"
+        if n.loc is not None:
+            line = f"{line:<56}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
+        body.append((line, n))
+        dead = [names[v] for v in n.inputs
+                if last_use.get(v) == i and v.node is not None and v not in outputs
+                and v.nbytes >= FREE_AFTER_BYTES and v.node.op.name != "const"]
+        if dead:
+            body.append((f"    del {', '.join(dict.fromkeys(dead))}", None))
+
+    header = f"def {fname}({', '.join(names[v] for v in graph.inputs)}):"
+    lines = [header]
+    for text, node in body:
+        lines.append(text)
+        if node is not None:
+            line_nodes[len(lines)] = node
+    rets = [names[v] for v in graph.outputs]
+    lines.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
+    return "\n".join(lines) + "\n", glb, line_nodes, fname
+
+
+def compile_graph(graph: Graph, fname: str | None = None) -> Compiled:
+    fname = fname or graph.name
+    source, glb, line_nodes, pyname = generate(graph, fname)
+    filename = f"<rt-compiled {_ident(fname)}#{next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec")
+    exec(code, glb)
+    return Compiled(graph, glb[pyname], source, filename, line_nodes)

@@ -1,0 +1,107 @@
+"""Error types and the helper that finds the user's line behind a runtime call."""
+from __future__ import annotations
+
+import os
+import sys
+import linecache
+
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Frames from these files are the machinery between the user and the op, never the "where".
+_SKIP_PREFIXES = (_RUNTIME_DIR, "<__array_function__", os.path.dirname(os.__file__) + os.sep + "contextlib")
+
+
+class SourceLoc(tuple):
+    """(filename, lineno, function name) of the user's code that created something."""
+    __slots__ = ()
+
+    def __new__(cls, filename, lineno, func):
+        return tuple.__new__(cls, (filename, lineno, func))
+
+    filename = property(lambda s: s[0])
+    lineno = property(lambda s: s[1])
+    func = property(lambda s: s[2])
+
+    @property
+    def line(self) -> str:
+        return linecache.getline(self[0], self[1]).strip()
+
+    def __str__(self):
+        where = f"{_short(self[0])}:{self[1]}"
+        text = self.line
+        return f"{where}: {text}" if text else where
+
+
+def _short(filename: str) -> str:
+    if filename.startswith("<"):
+        return filename
+    try:
+        rel = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if rel.startswith("..") else rel
+
+
+def user_location(skip_extra=()) -> SourceLoc | None:
+    """The innermost frame outside runtime/ (and numpy's dispatch): where the user called us."""
+    f = sys._getframe(1)
+    numpy_dir = _NUMPY_DIR
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not (fn.startswith(_SKIP_PREFIXES) or fn.startswith(numpy_dir) or fn in skip_extra):
+            return SourceLoc(fn, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return None
+
+
+import numpy as _np  # noqa: E402  (after the helpers so the module reads top-down)
+
+_NUMPY_DIR = os.path.dirname(os.path.abspath(_np.__file__)) + os.sep
+
+
+class RuntimeOpError(Exception):
+    """An op was given inputs it cannot work with (bad shapes, dtypes, axes, arguments)."""
+
+
+class ConcretizationError(Exception):
+    """A traced value was asked for a concrete Python value while tracing."""
+
+
+class TracerLeakError(Exception):
+    """A traced value escaped the function being traced and was used afterwards."""
+
+
+class ImmutableTensorError(TypeError):
+    """Tensors cannot be changed in place."""
+
+
+def describe_arg(a) -> str:
+    shape = getattr(a, "shape", None)
+    dtype = getattr(a, "dtype", None)
+    if shape is not None and dtype is not None:
+        from .dtypes import short_type
+        return short_type(dtype, shape)
+    return type(a).__name__ + (f" {a!r}" if isinstance(a, (int, float, bool, complex)) else "")
+
+
+def op_error(op_name: str, args, params, exc: BaseException, loc: SourceLoc | None, mode: str):
+    """Wrap a NumPy/shape exception into one message: which op, what inputs, where, what to do."""
+    shown = ", ".join(describe_arg(a) for a in args)
+    ps = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != "value")
+    msg = f"{op_name}({shown}{', ' if ps and shown else ''}{ps}) failed {mode}: {exc}"
+    if loc is not None:
+        msg += f"\n  at {loc}"
+    hint = _HINTS.get(op_name)
+    if hint:
+        msg += f"\n  hint: {hint}"
+    err = RuntimeOpError(msg)
+    err.op = op_name
+    err.loc = loc
+    return err
+
+
+_HINTS = {
+    "matmul": "the last axis of the first operand must equal the second-to-last axis of the second "
+              "(use .T or rt.matrix_transpose to line them up)",
+    "reshape": "the new shape must hold the same number of elements (use -1 for one inferred axis)",
+    "concat": "all inputs must have the same shape except along the concatenation axis",
+}

@@ -1,0 +1,309 @@
+"""`rt.function`: trace once per input signature, optimize, compile, cache; explain retraces."""
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import codegen, passes as passes_mod
+from .dtypes import short_type
+from .pytree import flatten, leaf_paths, unflatten
+from .surface import ArrayMethods
+from .tensor import Tensor, wrap
+from .tracing import trace_to_graph
+
+_run_eagerly = False
+
+
+def run_functions_eagerly(flag: bool = True) -> None:
+    """Make every `rt.function` run its Python code eagerly (for debugging with print and pdb)."""
+    global _run_eagerly
+    _run_eagerly = bool(flag)
+
+
+def functions_run_eagerly() -> bool:
+    return _run_eagerly
+
+
+class RetracingWarning(UserWarning):
+    """A compiled function keeps being traced again, which costs more than it saves."""
+
+
+@dataclass
+class TraceRecord:
+    number: int
+    reason: str
+    signature: str
+    trace_ms: float
+    optimize_ms: float
+    codegen_ms: float
+    nodes_traced: int
+    nodes_optimized: int
+
+    @property
+    def total_ms(self):
+        return self.trace_ms + self.optimize_ms + self.codegen_ms
+
+    def __str__(self):
+        return (f"trace #{self.number}: {self.reason}\n    ({self.signature})\n"
+                f"    trace {self.trace_ms:.2f} ms, optimize {self.optimize_ms:.2f} ms, codegen "
+                f"{self.codegen_ms:.2f} ms; {self.nodes_traced} -> {self.nodes_optimized} nodes")
+
+
+@dataclass
+class CacheEntry:
+    """Everything made for one input signature."""
+    compiled: codegen.Compiled
+    traced_graph: object
+    graph: object
+    reports: list
+    out_tree: object
+    out_spec: list
+    record: TraceRecord
+    single: bool = field(default=False)     # returns one array: skip unflatten
+
+    @property
+    def source(self):
+        return self.compiled.source
+
+
+class Explanation(str):
+    """Text that shows as itself both printed and as a REPL value."""
+    def __repr__(self):
+        return str(self)
+
+
+_DYN_TYPES = (ArrayMethods, np.ndarray)
+
+
+def _leaf_sig(x, static: bool):
+    if not static and isinstance(x, _DYN_TYPES):
+        return (x.shape, x.dtype)
+    if isinstance(x, ArrayMethods):
+        raise TypeError("a tensor was passed as a static argument: static arguments are hashed "
+                        "into the cache key, tensors are not hashable (pass it as a normal argument)")
+    try:
+        hash(x)
+    except TypeError:
+        raise TypeError(f"argument value {x!r} is not hashable: non-tensor arguments are part of "
+                        "the cache key, so they must be hashable (use a tuple instead of a list, "
+                        "or pass arrays as tensors)") from None
+    return ("static", type(x), x)
+
+
+def _sig_text(sig) -> str:
+    if len(sig) == 2 and isinstance(sig[0], tuple):
+        return short_type(sig[1], sig[0])
+    return repr(sig[2])
+
+
+class Function:
+    """A Python function compiled per input signature (like `tf.function` / `jax.jit`).
+
+    >>> @rt.function
+    ... def f(a, b, scale=2.0):
+    ...     return rt.sum(rt.exp(a) * b, axis=-1) * scale
+    >>> x = rt.ones((2, 3)); _ = f(x, x)     # traced, compiled, run
+    >>> _ = f(x, x)                          # cache hit
+    >>> print(f.graph_for(x, x))             # doctest: +SKIP
+    """
+
+    def __init__(self, fn, *, static_argnames=(), static_argnums=(), passes=None,
+                 donate_argnames=(), autograph=True, name=None, retrace_warning_after=5):
+        functools.update_wrapper(self, fn)
+        self.python_function = fn
+        self.name = name or getattr(fn, "__name__", "f")
+        if self.name == "<lambda>":
+            self.name = "lambda_"
+        try:
+            self._signature = inspect.signature(fn)
+            params = list(self._signature.parameters)
+        except (TypeError, ValueError):
+            self._signature, params = None, []
+        static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        self.static_argnames = frozenset(static_argnames) | {params[i] for i in static_argnums if i < len(params)}
+        unknown = [n for n in static_argnames if self._signature and n not in params]
+        if unknown:
+            raise ValueError(f"static_argnames {unknown} are not parameters of {self.name}{self._signature}")
+        self.passes = passes
+        self.donate_argnames = frozenset((donate_argnames,) if isinstance(donate_argnames, str) else donate_argnames)
+        self.autograph = autograph
+        self.retrace_warning_after = retrace_warning_after
+        self._cache: dict = {}
+        self.ledger: list[TraceRecord] = []
+        self.calls = 0
+        self.cache_hits = 0
+        self._warned = False
+        self._last_key = None
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self):
+        return f"<rt.function {self.name}: {len(self.ledger)} trace(s), {self.cache_hits} cache hit(s)>"
+
+    # -- the call path -------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if _run_eagerly:
+            return self.python_function(*args, **kwargs)
+        key, arrays = self._key(args, kwargs)
+        self.calls += 1
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._trace(key, args, kwargs)
+        else:
+            self.cache_hits += 1
+        return self._run(entry, arrays)
+
+    def _key(self, args, kwargs):
+        bound = self._bind(args, kwargs)
+        leaves, tree = flatten(bound)
+        statics = self._static_mask(bound, len(leaves))
+        sigs, arrays = [], []
+        for x, st in zip(leaves, statics):
+            sig = _leaf_sig(x, st)
+            sigs.append(sig)
+            if len(sig) == 2:
+                arrays.append(x._v if type(x) is Tensor else x)
+        return (tree, tuple(sigs)), arrays
+
+    def _bind(self, args, kwargs):
+        """Arguments as a dict by parameter name (defaults filled), so keys don't depend on call style."""
+        if self._signature is None:
+            return {"args": args, "kwargs": kwargs}
+        try:
+            b = self._signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.name}{self._signature}: {e}") from None
+        b.apply_defaults()
+        return dict(b.arguments)
+
+    def _static_mask(self, bound, n):
+        if not self.static_argnames:
+            return [False] * n
+        mask = []
+        for k in sorted(bound, key=repr):
+            count = len(flatten(bound[k])[0])
+            mask.extend([k in self.static_argnames] * count)
+        return mask
+
+    def _run(self, entry: CacheEntry, arrays):
+        try:
+            outs = entry.compiled.fn(*arrays)
+        except Exception as e:
+            err = entry.compiled.explain_error(e, self.name)
+            if err is None:
+                raise
+            raise err from e
+        if entry.single:
+            return wrap(outs[0])
+        leaves = [wrap(outs[v]) if kind == "dyn" else v for kind, v in entry.out_spec]
+        return unflatten(entry.out_tree, leaves)
+
+    # -- tracing ---------------------------------------------------------------------------------
+    def _trace(self, key, args, kwargs) -> CacheEntry:
+        tree, sigs = key
+        bound = self._bind(args, kwargs)
+        leaves, _ = flatten(bound)
+        paths = [p.lstrip("_") for p in leaf_paths(bound)]
+        dyn_idx = [i for i, s in enumerate(sigs) if len(s) == 2]
+        in_types = [sigs[i] for i in dyn_idx]
+        in_names = [paths[i] for i in dyn_idx]
+
+        def rebuild(tracers):
+            new = list(leaves)
+            for i, t in zip(dyn_idx, tracers):
+                new[i] = t
+            b = unflatten(tree, new)
+            if self._signature is None:
+                return b["args"], b["kwargs"]
+            ba = inspect.BoundArguments(self._signature, b)
+            return ba.args, ba.kwargs
+
+        t0 = time.perf_counter()
+        traced, _, out_tree, out_spec = trace_to_graph(self.python_function, in_types, in_names,
+                                                       self.name, rebuild)
+        t1 = time.perf_counter()
+        graph, reports = passes_mod.optimize(traced, self.passes)
+        t2 = time.perf_counter()
+        compiled = codegen.compile_graph(graph, self.name)
+        t3 = time.perf_counter()
+        record = TraceRecord(len(self.ledger) + 1, self._reason(key, paths),
+                             ", ".join(f"{p}: {_sig_text(s)}" for p, s in zip(paths, sigs)),
+                             (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
+                             len(traced.nodes), len(graph.nodes))
+        entry = CacheEntry(compiled, traced, graph, reports, out_tree, out_spec, record,
+                           single=(out_tree == "*" and out_spec == [("dyn", 0)]))
+        self._cache[key] = entry            # only now: a failed trace leaves nothing behind
+        self.ledger.append(record)
+        self._last_key = (key, paths)
+        if len(self.ledger) >= self.retrace_warning_after and not self._warned:
+            self._warned = True
+            warnings.warn(self._retrace_warning(), RetracingWarning, stacklevel=3)
+        return entry
+
+    def _reason(self, key, paths) -> str:
+        if self._last_key is None:
+            return "first call"
+        (old_tree, old_sigs), old_paths = self._last_key
+        if old_tree != key[0] or len(old_sigs) != len(key[1]):
+            return f"the arguments' structure changed: ({', '.join(old_paths)}) -> ({', '.join(paths)})"
+        diffs = [f"{p}: {_sig_text(a)} -> {_sig_text(b)}" for p, a, b in zip(paths, old_sigs, key[1]) if a != b]
+        if not diffs:
+            return "new signature (an earlier one was evicted)"
+        return "retrace because " + "; ".join(diffs)
+
+    def _retrace_warning(self) -> str:
+        last = self.ledger[-1]
+        cost = sum(r.total_ms for r in self.ledger)
+        return (f"rt.function `{self.name}` has been traced {len(self.ledger)} times "
+                f"({cost:.1f} ms spent tracing and compiling). Last: {last.reason}. "
+                "If a shape keeps changing, pad or bucket it; if a Python number changes on each "
+                "call, pass it as a tensor (rt.asarray(x)) so it is an input, not a constant. "
+                "See f.explain().")
+
+    # -- looking inside ------------------------------------------------------------------------
+    def lower(self, *args, **kwargs) -> CacheEntry:
+        """Trace and compile for these arguments (or take the cached entry) without running."""
+        key, _ = self._key(args, kwargs)
+        entry = self._cache.get(key)
+        return entry if entry is not None else self._trace(key, args, kwargs)
+
+    def graph_for(self, *args, **kwargs):
+        """The optimized graph for these arguments; `print()` it to read it."""
+        return self.lower(*args, **kwargs).graph
+
+    def traced_graph_for(self, *args, **kwargs):
+        """The graph as traced, before any optimization pass."""
+        return self.lower(*args, **kwargs).traced_graph
+
+    def code_for(self, *args, **kwargs) -> str:
+        """The generated Python source for these arguments."""
+        return Explanation(self.lower(*args, **kwargs).source)
+
+    def explain(self) -> Explanation:
+        """Every trace so far, why it happened and what it cost."""
+        head = (f"rt.function `{self.name}`: {self.calls} call(s), {len(self.ledger)} trace(s), "
+                f"{self.cache_hits} cache hit(s)")
+        return Explanation("\n".join([head] + [f"  {r}".replace("\n", "\n  ") for r in self.ledger]))
+
+    @property
+    def trace_count(self) -> int:
+        return len(self.ledger)
+
+
+def function(fn=None, /, **options):
+    """Compile `fn` into a graph per input signature: `@rt.function` or `@rt.function(...)`.
+
+    Options: static_argnames / static_argnums (values become part of the cache key),
+    passes (None = default pipeline, or a list of pass names, () for none), donate_argnames,
+    autograph.
+    """
+    if fn is None:
+        return lambda f: Function(f, **options)
+    return Function(fn, **options)

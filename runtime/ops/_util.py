@@ -1,0 +1,61 @@
+"""Small helpers shared by the op families: abstract dummies and axis normalization."""
+from __future__ import annotations
+
+import operator
+import warnings
+
+import numpy as np
+
+from ..errors import RuntimeOpError
+
+PY_SCALARS = (bool, int, float, complex)
+
+
+def dummy(aval):
+    """A 0-d stand-in with the aval's dtype (Python scalars stay weak, as NumPy 2 treats them)."""
+    if isinstance(aval, PY_SCALARS):
+        return aval
+    return np.ones((), aval.dtype)
+
+
+def dtype_of(fn, *avals, **params):
+    """The dtype NumPy itself would produce: run `fn` on 0-d stand-ins of the inputs."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.result_type(fn(*(dummy(a) for a in avals), **params))
+
+
+def shape_of(a):
+    return () if isinstance(a, PY_SCALARS) else a.shape
+
+
+def normalize_axis(axis, ndim: int, what: str = "axis") -> int:
+    try:
+        ax = operator.index(axis)
+    except TypeError:
+        raise RuntimeOpError(f"{what} must be an integer, got {axis!r}") from None
+    if not -ndim <= ax < ndim:
+        raise RuntimeOpError(f"{what} {axis} is out of bounds for an array of {ndim} dimension"
+                             f"{'s' if ndim != 1 else ''} (valid: {-ndim} .. {ndim - 1})")
+    return ax % ndim if ndim else 0
+
+
+def normalize_axes(axis, ndim: int):
+    """None -> None; int or sequence -> sorted tuple of non-negative axes (duplicates rejected)."""
+    if axis is None:
+        return None
+    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
+    out = tuple(normalize_axis(a, ndim) for a in axes)
+    if len(set(out)) != len(out):
+        raise RuntimeOpError(f"axis {axis!r} repeats an axis")
+    return tuple(sorted(out))
+
+
+def as_shape(shape) -> tuple:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    try:
+        return tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise RuntimeOpError(f"a shape must be a tuple of integers, got {shape!r} (shapes are static: "
+                             f"use x.shape, which is known while tracing)") from None

@@ -1,0 +1,162 @@
+"""Indexing (`x[i]`) and its functional update (`x.at[i].set(v)`), with NumPy's semantics.
+
+An index is split into a static template (slices, ints, None, ...) kept in the op's params, and
+the index arrays, which are inputs. Tracing knows template and array shapes, so it knows the
+result shape; only boolean masks (data-dependent shape) are eager-only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Op, bind
+from ..errors import RuntimeOpError
+
+
+class Slot(int):
+    """Placeholder in an index template for the k-th index array input."""
+    def __repr__(self):
+        return f"Slot({int(self)})"
+
+
+def split_index(idx):
+    """User index -> (template tuple, list of index arrays)."""
+    from ..surface import ArrayMethods
+    items = idx if isinstance(idx, tuple) else (idx,)
+    template, arrays = [], []
+    for it in items:
+        if isinstance(it, slice):
+            for b in (it.start, it.stop, it.step):
+                if b is not None and not isinstance(b, (int, np.integer)):
+                    raise RuntimeOpError(
+                        f"slice bounds must be Python integers, got {type(b).__name__} in {it!r}: "
+                        "a traced value cannot set a shape (use a static argument, or rt.where)")
+            template.append(slice(*(None if b is None else int(b) for b in (it.start, it.stop, it.step))))
+        elif it is None or it is Ellipsis:
+            template.append(it)
+        elif isinstance(it, (bool, np.bool_)):
+            template.append(Slot(len(arrays)))
+            arrays.append(np.asarray(it))
+        elif isinstance(it, (int, np.integer)):
+            template.append(int(it))
+        elif isinstance(it, (ArrayMethods, np.ndarray, list)):
+            template.append(Slot(len(arrays)))
+            arrays.append(np.asarray(it) if isinstance(it, list) else it)
+        else:
+            raise RuntimeOpError(f"unsupported index {it!r} ({type(it).__name__}): use ints, slices, "
+                                 "None, ..., integer arrays or boolean masks")
+    return tuple(template), arrays
+
+
+def _fill(template, arrays):
+    return tuple(arrays[t] if type(t) is Slot else t for t in template)
+
+
+def _dummy_index(template, arrays):
+    out = []
+    for a in arrays:
+        if np.dtype(a.dtype) == np.bool_:
+            raise RuntimeOpError(
+                "boolean mask indexing while tracing: the result's shape depends on the mask's "
+                "values, which tracing does not know. Use rt.where(mask, x, 0) to keep the shape, "
+                "or run this part eagerly")
+        out.append(np.zeros(a.shape, a.dtype))
+    return _fill(template, out)
+
+
+def _getitem_abstract(x, *arrays, index):
+    r = np.broadcast_to(np.zeros((), x.dtype), x.shape)[_dummy_index(index, arrays)]
+    return np.shape(r), x.dtype
+
+
+def format_index(template, arg_exprs) -> str:
+    parts = []
+    for t in template:
+        if type(t) is Slot:
+            parts.append(arg_exprs[t])
+        elif isinstance(t, slice):
+            s = f"{'' if t.start is None else t.start}:{'' if t.stop is None else t.stop}"
+            parts.append(s + ("" if t.step is None else f":{t.step}"))
+        elif t is Ellipsis:
+            parts.append("...")
+        else:
+            parts.append(repr(t))
+    return ", ".join(parts) if len(parts) != 1 else parts[0] + ("," if parts[0] == "" else "")
+
+
+getitem_op = Op(
+    "getitem", lambda x, *arrays, index: x[_fill(index, arrays)], _getitem_abstract,
+    movement=True,
+    emit=lambda args, params: f"{args[0]}[{format_index(params['index'], args[1:]) or '()'}]")
+
+
+def getitem(x, idx):
+    """`x[idx]` with NumPy's basic and advanced indexing."""
+    template, arrays = split_index(idx)
+    return bind(getitem_op, x, *arrays, index=template)
+
+
+_UFUNC_AT = {"add": np.add, "multiply": np.multiply, "min": np.minimum, "max": np.maximum}
+
+
+def _update_impl(x, v, *arrays, index, mode):
+    r = np.array(x, copy=True)
+    idx = _fill(index, arrays)
+    if mode == "set":
+        r[idx] = v
+    else:   # ufunc.at accumulates repeated indices, as `.at[i].add` promises
+        _UFUNC_AT[mode].at(r, idx, v)
+    return r
+
+
+def _update_abstract(x, v, *arrays, index, mode):
+    target = np.broadcast_to(np.zeros((), x.dtype), x.shape)[_dummy_index(index, arrays)]
+    vshape = getattr(v, "shape", ())
+    if np.broadcast_shapes(np.shape(target), vshape) != np.shape(target):
+        raise ValueError(f"cannot {mode} values of shape {vshape} into x[...] of shape {np.shape(target)}")
+    return x.shape, x.dtype
+
+
+index_update_op = Op("index_update", _update_impl, _update_abstract)
+
+
+class _AtIndexer:
+    """`x.at[idx]`: functional updates, since tensors are immutable (JAX's `.at` API)."""
+    __slots__ = ("_x",)
+
+    def __init__(self, x):
+        self._x = x
+
+    def __getitem__(self, idx):
+        return _AtRef(self._x, idx)
+
+
+class _AtRef:
+    __slots__ = ("_x", "_idx")
+
+    def __init__(self, x, idx):
+        self._x, self._idx = x, idx
+
+    def _apply(self, v, mode):
+        template, arrays = split_index(self._idx)
+        return bind(index_update_op, self._x, v, *arrays, index=template, mode=mode)
+
+    def get(self):
+        """Same as `x[idx]`."""
+        return getitem(self._x, self._idx)
+
+    def set(self, v):
+        """A copy of x with x[idx] replaced by v."""
+        return self._apply(v, "set")
+
+    def add(self, v):
+        """A copy of x with v added at idx (repeated indices accumulate)."""
+        return self._apply(v, "add")
+
+    def multiply(self, v):
+        return self._apply(v, "multiply")
+
+    def min(self, v):
+        return self._apply(v, "min")
+
+    def max(self, v):
+        return self._apply(v, "max")

@@ -1,0 +1,113 @@
+"""Reductions (sum, mean, max, ...) and cumulative sums, with Array API `axis` / `keepdims`."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Op, bind
+from ._util import dtype_of, normalize_axes, normalize_axis
+
+
+def _reduced_shape(shape, axis, keepdims):
+    if axis is None:
+        return (1,) * len(shape) if keepdims else ()
+    if keepdims:
+        return tuple(1 if i in axis else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axis)
+
+
+def _reduction(name, np_fn, **extra):
+    def impl(x, axis=None, keepdims=False, **kw):
+        return np_fn(x, axis=axis, keepdims=keepdims, **kw)
+
+    def abstract_eval(x, axis=None, keepdims=False, **kw):
+        if name in ("max", "min", "argmax", "argmin") and axis is None and 0 in x.shape:
+            raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
+        if axis is not None and name in ("max", "min", "argmax", "argmin"):
+            if any(x.shape[a] == 0 for a in axis):
+                raise ValueError(f"zero-size axis in reduction {name} which has no identity")
+        return _reduced_shape(x.shape, axis, keepdims), dtype_of(np_fn, x, **kw)
+
+    impl.__name__ = name
+    return Op(name, impl, abstract_eval, reduction=True, **extra)
+
+
+sum_op = _reduction("sum", np.sum)
+prod_op = _reduction("prod", np.prod)
+mean_op = _reduction("mean", np.mean)
+max_op = _reduction("max", np.max)
+min_op = _reduction("min", np.min)
+all_op = _reduction("all", np.all, nondiff=True)
+any_op = _reduction("any", np.any, nondiff=True)
+var_op = _reduction("var", np.var)
+std_op = _reduction("std", np.std)
+# argmax/argmin reduce one axis (or all, flattened); params keep the tuple form for uniformity.
+argmax_op = _reduction("argmax", lambda x, axis, keepdims: np.argmax(
+    x, axis=None if axis is None else axis[0], keepdims=keepdims), nondiff=True)
+argmin_op = _reduction("argmin", lambda x, axis, keepdims: np.argmin(
+    x, axis=None if axis is None else axis[0], keepdims=keepdims), nondiff=True)
+
+
+def _reducer(op, doc):
+    def fn(x, /, *, axis=None, keepdims=False):
+        return bind(op, x, axis=normalize_axes(axis, _ndim(x)), keepdims=bool(keepdims))
+    fn.__name__ = fn.__qualname__ = op.name
+    fn.__doc__ = doc
+    return fn
+
+
+def _ndim(x):
+    return np.ndim(x) if not hasattr(x, "ndim") else x.ndim
+
+
+sum = _reducer(sum_op, "Sum over `axis` (None: all), as `np.sum`.\n\n>>> rt.sum(rt.ones((2, 3)), axis=1)  # doctest: +SKIP\n")
+prod = _reducer(prod_op, "Product over `axis`, as `np.prod`.")
+mean = _reducer(mean_op, "Arithmetic mean over `axis`, as `np.mean`.\n\n>>> rt.mean(rt.arange(4.0))  # doctest: +SKIP\n")
+max = _reducer(max_op, "Maximum over `axis`, as `np.max`.")
+min = _reducer(min_op, "Minimum over `axis`, as `np.min`.")
+all = _reducer(all_op, "True where every element along `axis` is true, as `np.all`.")
+any = _reducer(any_op, "True where some element along `axis` is true, as `np.any`.")
+
+
+def var(x, /, *, axis=None, correction=0, keepdims=False, ddof=None):
+    """Variance over `axis`; `correction` (Array API) or its NumPy name `ddof`."""
+    c = correction if ddof is None else ddof
+    return bind(var_op, x, axis=normalize_axes(axis, _ndim(x)), keepdims=bool(keepdims), ddof=c)
+
+
+def std(x, /, *, axis=None, correction=0, keepdims=False, ddof=None):
+    """Standard deviation over `axis`; `correction` (Array API) or its NumPy name `ddof`."""
+    c = correction if ddof is None else ddof
+    return bind(std_op, x, axis=normalize_axes(axis, _ndim(x)), keepdims=bool(keepdims), ddof=c)
+
+
+def _arg_reducer(op):
+    def fn(x, /, *, axis=None, keepdims=False):
+        ax = None if axis is None else (normalize_axis(axis, _ndim(x)),)
+        return bind(op, x, axis=ax, keepdims=bool(keepdims))
+    fn.__name__ = fn.__qualname__ = op.name
+    fn.__doc__ = f"Index of the {op.name[3:]}imum along one `axis` (None: of the flattened array), as `np.{op.name}`."
+    return fn
+
+
+argmax = _arg_reducer(argmax_op)
+argmin = _arg_reducer(argmin_op)
+
+
+def _cumsum_abstract(x, axis):
+    shape = (int(np.prod(x.shape)),) if axis is None else x.shape
+    return shape, dtype_of(np.cumsum, x)
+
+
+cumsum_op = Op("cumsum", lambda x, axis: np.cumsum(x, axis=axis), _cumsum_abstract)
+
+
+def cumsum(x, /, axis=None):
+    """Running sum along `axis` (None: over the flattened array), as `np.cumsum`."""
+    return bind(cumsum_op, x, axis=None if axis is None else normalize_axis(axis, _ndim(x)))
+
+
+def cumulative_sum(x, /, *, axis=None):
+    """Array API name of `cumsum` (axis may be omitted only for 1-D input)."""
+    if axis is None and _ndim(x) > 1:
+        raise ValueError("cumulative_sum needs `axis` for arrays of more than one dimension")
+    return cumsum(x, axis=axis if axis is not None else 0)
