@@ -91,6 +91,7 @@ def generate(graph: Graph, fname: str = "f"):
         return cand
 
     fname = fresh(fname)
+    printed = graph.names()      # the names `print(graph)` shows, so text and code read alike
     for v in graph.inputs:
         names[v] = fresh(v.name or "x")
     last_use: dict = {}
@@ -99,7 +100,7 @@ def generate(graph: Graph, fname: str = "f"):
             last_use[v] = i
     outputs = set(graph.outputs)
 
-    body, line_nodes, k = [], {}, 0
+    body, line_nodes = [], {}
     for i, n in enumerate(graph.nodes):
         op = n.op
         if op.name == "const":
@@ -107,8 +108,7 @@ def generate(graph: Graph, fname: str = "f"):
             if n.out.weak and _literal(val):
                 names[n.out] = repr(val)
                 continue
-            names[n.out] = cname = fresh(f"c{k}")
-            k += 1
+            names[n.out] = cname = fresh(printed[n.out])
             glb[cname] = val
             continue
         args = [names[v] for v in n.inputs]
@@ -130,7 +130,7 @@ def generate(graph: Graph, fname: str = "f"):
             expr = op.emit.format(*args, **params)
         outs = []
         for v in n.outputs:
-            names[v] = fresh(f"v{i}" if len(n.outputs) == 1 else f"v{i}_{v.index}")
+            names[v] = fresh(printed[v])
             outs.append(names[v])
         line = f"    {', '.join(outs)} = {expr}"
         if n.loc is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import core as _core
 from .core import bind1, bind2
 from .errors import ImmutableTensorError
 from .ops import creation, elementwise as ew, indexing, linalg, movement, reduction
@@ -24,39 +25,39 @@ class ArrayMethods:
     __array_priority__ = 100
     __hash__ = None  # type: ignore[assignment]  # == is elementwise, as in NumPy
 
-    # arithmetic (bind1/bind2 directly: this is the eager hot path)
-    def __add__(self, o): return bind2(_add, self, o)
-    def __radd__(self, o): return bind2(_add, o, self)
-    def __sub__(self, o): return bind2(_sub, self, o)
-    def __rsub__(self, o): return bind2(_sub, o, self)
-    def __mul__(self, o): return bind2(_mul, self, o)
-    def __rmul__(self, o): return bind2(_mul, o, self)
-    def __truediv__(self, o): return bind2(_div, self, o)
-    def __rtruediv__(self, o): return bind2(_div, o, self)
-    def __floordiv__(self, o): return bind2(_fdiv, self, o)
-    def __rfloordiv__(self, o): return bind2(_fdiv, o, self)
-    def __mod__(self, o): return bind2(_mod, self, o)
-    def __rmod__(self, o): return bind2(_mod, o, self)
-    def __pow__(self, o): return bind2(_pow, self, o)
-    def __rpow__(self, o): return bind2(_pow, o, self)
+    # arithmetic: straight to the current interpreter (bind2 inlined: this is the eager hot path)
+    def __add__(self, o): return _core._interp.process2(_add, self, o)
+    def __radd__(self, o): return _core._interp.process2(_add, o, self)
+    def __sub__(self, o): return _core._interp.process2(_sub, self, o)
+    def __rsub__(self, o): return _core._interp.process2(_sub, o, self)
+    def __mul__(self, o): return _core._interp.process2(_mul, self, o)
+    def __rmul__(self, o): return _core._interp.process2(_mul, o, self)
+    def __truediv__(self, o): return _core._interp.process2(_div, self, o)
+    def __rtruediv__(self, o): return _core._interp.process2(_div, o, self)
+    def __floordiv__(self, o): return _core._interp.process2(_fdiv, self, o)
+    def __rfloordiv__(self, o): return _core._interp.process2(_fdiv, o, self)
+    def __mod__(self, o): return _core._interp.process2(_mod, self, o)
+    def __rmod__(self, o): return _core._interp.process2(_mod, o, self)
+    def __pow__(self, o): return _core._interp.process2(_pow, self, o)
+    def __rpow__(self, o): return _core._interp.process2(_pow, o, self)
     def __matmul__(self, o): return linalg.matmul(self, o)
     def __rmatmul__(self, o): return linalg.matmul(o, self)
-    def __and__(self, o): return bind2(_and, self, o)
-    def __rand__(self, o): return bind2(_and, o, self)
-    def __or__(self, o): return bind2(_or, self, o)
-    def __ror__(self, o): return bind2(_or, o, self)
-    def __xor__(self, o): return bind2(_xor, self, o)
-    def __rxor__(self, o): return bind2(_xor, o, self)
-    def __lt__(self, o): return bind2(_lt, self, o)
-    def __le__(self, o): return bind2(_le, self, o)
-    def __gt__(self, o): return bind2(_gt, self, o)
-    def __ge__(self, o): return bind2(_ge, self, o)
-    def __eq__(self, o): return bind2(_eq, self, o)  # type: ignore[override]
-    def __ne__(self, o): return bind2(_ne, self, o)  # type: ignore[override]
-    def __neg__(self): return bind1(_neg, self)
-    def __pos__(self): return bind1(_pos, self)
-    def __abs__(self): return bind1(_abs, self)
-    def __invert__(self): return bind1(_inv, self)
+    def __and__(self, o): return _core._interp.process2(_and, self, o)
+    def __rand__(self, o): return _core._interp.process2(_and, o, self)
+    def __or__(self, o): return _core._interp.process2(_or, self, o)
+    def __ror__(self, o): return _core._interp.process2(_or, o, self)
+    def __xor__(self, o): return _core._interp.process2(_xor, self, o)
+    def __rxor__(self, o): return _core._interp.process2(_xor, o, self)
+    def __lt__(self, o): return _core._interp.process2(_lt, self, o)
+    def __le__(self, o): return _core._interp.process2(_le, self, o)
+    def __gt__(self, o): return _core._interp.process2(_gt, self, o)
+    def __ge__(self, o): return _core._interp.process2(_ge, self, o)
+    def __eq__(self, o): return _core._interp.process2(_eq, self, o)  # type: ignore[override]
+    def __ne__(self, o): return _core._interp.process2(_ne, self, o)  # type: ignore[override]
+    def __neg__(self): return _core._interp.process1(_neg, self)
+    def __pos__(self): return _core._interp.process1(_pos, self)
+    def __abs__(self): return _core._interp.process1(_abs, self)
+    def __invert__(self): return _core._interp.process1(_inv, self)
 
     # indexing
     def __getitem__(self, idx):

@@ -170,7 +170,7 @@ def concretization_message(t: Tracer, what: str) -> str:
         *CONCRETIZATION_HINTS,
         "or run this function eagerly: rt.run_functions_eagerly(True) while debugging",
     ]
-    return (f"a traced value was used as {what} while tracing{_at(loc)}.\n"
+    return (f"a traced value was used as {what} while tracing{_at(loc)}\n"
             f"  The value is {t._val.type_str}, computed from {dep_text}. While tracing only its "
             f"shape and dtype are known, not its value, so Python cannot branch on it or convert it.\n"
             f"  Ways out:\n" + "".join(f"    - {w}\n" for w in ways))

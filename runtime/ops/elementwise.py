@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from ..core import Op, bind, bind1, bind2
+from .. import core as _core
+from ..core import Op, bind
 from ._util import dtype_of, shape_of
 
 
@@ -107,7 +108,7 @@ BINARY_OPS: dict[str, Op] = {}
 
 def _unary_fn(op):
     def fn(x, /):
-        return bind1(op, x)
+        return _core._interp.process1(op, x)   # bind1, inlined for eager speed
     fn.__name__ = fn.__qualname__ = op.name
     fn.__doc__ = (f"Elementwise {op.name}, as NumPy's `np.{op.impl.__name__}`.\n\n"
                   f">>> rt.{op.name}(rt.asarray([0.5, 1.0]))  # doctest: +SKIP\n")
@@ -116,7 +117,7 @@ def _unary_fn(op):
 
 def _binary_fn(op):
     def fn(x1, x2, /):
-        return bind2(op, x1, x2)
+        return _core._interp.process2(op, x1, x2)   # bind2, inlined for eager speed
     fn.__name__ = fn.__qualname__ = op.name
     fn.__doc__ = (f"Elementwise {op.name} with NumPy broadcasting and type promotion, as "
                   f"`np.{op.impl.__name__}`.\n\n>>> rt.{op.name}(rt.ones(3), 2.0)  # doctest: +SKIP\n")
