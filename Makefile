@@ -2,19 +2,24 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
-.PHONY: setup test lab demo bench clean
+.PHONY: setup setup-lab dot test lab demo bench clean
 
-setup: $(STAMP) dot
+setup: $(VENV)/.installed dot
 
-$(STAMP): pyproject.toml
+$(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,lab]"
-	touch $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
 
-# Graphviz's `dot` program renders the graphs; install it from Debian when missing.
+setup-lab: setup $(VENV)/.installed-lab
+
+$(VENV)/.installed-lab: pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[test,lab]"
+	touch $@
+
+# Graphviz's `dot` program renders the graphs; install it from Debian when it is missing.
 dot:
 	@command -v dot >/dev/null 2>&1 || { \
 	  echo "installing graphviz (the dot program)"; \
@@ -24,7 +29,7 @@ dot:
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-lab: setup
+lab: setup-lab
 	$(BIN)/jupyter lab notebooks/
 
 demo: setup
