@@ -56,7 +56,7 @@ class Compiled:
 
 
 def _literal(p) -> bool:
-    if isinstance(p, _LITERAL_TYPES):
+    if type(p) in _LITERAL_TYPES:   # exact types: repr(np.float64(1)) or a Slot(0) is no literal
         return not (isinstance(p, float) and not np.isfinite(p))
     if isinstance(p, tuple):
         return all(_literal(x) for x in p)

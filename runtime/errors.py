@@ -75,16 +75,28 @@ class ImmutableTensorError(TypeError):
 
 
 def describe_arg(a) -> str:
+    if getattr(a, "weak", False):          # a graph Value holding a Python scalar: show the number
+        a = a.const
     shape = getattr(a, "shape", None)
     dtype = getattr(a, "dtype", None)
-    if shape is not None and dtype is not None:
+    if shape is not None and dtype is not None and not isinstance(a, type):
         from .dtypes import short_type
         return short_type(dtype, shape)
-    return type(a).__name__ + (f" {a!r}" if isinstance(a, (int, float, bool, complex)) else "")
+    if isinstance(a, (list, tuple)) and a and all(hasattr(x, "shape") for x in a):
+        return "[" + ", ".join(describe_arg(x) for x in a) + "]"
+    text = repr(a)
+    if isinstance(a, tuple) and all(isinstance(x, int) for x in a):
+        return text                       # a shape
+    return f"{type(a).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def op_error(op_name: str, args, params, exc: BaseException, loc: SourceLoc | None, mode: str):
-    """Wrap a NumPy/shape exception into one message: which op, what inputs, where, what to do."""
+    """Wrap a NumPy/shape exception into one message: which op, what inputs, where, what to do.
+
+    Errors that already say all of that (a leaked tracer, a concretization) pass through as
+    they are, so callers can catch them by type."""
+    if isinstance(exc, (TracerLeakError, ConcretizationError, ImmutableTensorError)):
+        return exc
     shown = ", ".join(describe_arg(a) for a in args)
     ps = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != "value")
     msg = f"{op_name}({shown}{', ' if ps and shown else ''}{ps}) failed {mode}: {exc}"
@@ -97,6 +109,17 @@ def op_error(op_name: str, args, params, exc: BaseException, loc: SourceLoc | No
     err.op = op_name
     err.loc = loc
     return err
+
+
+def arg_error(op_name: str, args, params, exc: BaseException):
+    """An op's public function rejected its arguments (bad axis, shape, dtype ...) before binding:
+    the same message as `op_error`, in the mode (eager or tracing) the arguments show."""
+    from .tracing import Tracer           # late: tracing imports this module
+    leaves = [x for a in args for x in (a if isinstance(a, (list, tuple)) else (a,))]
+    tracing = any(type(x) is Tracer for x in leaves)
+    shown = {k: v for k, v in params.items() if v is not None}
+    return op_error(op_name, args, shown, exc, user_location(),
+                    "while tracing" if tracing else "in eager mode")
 
 
 _HINTS = {

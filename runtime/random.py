@@ -9,7 +9,7 @@ import numpy as np
 
 from .core import Op, bind
 from .dtypes import as_dtype
-from .ops._util import as_shape
+from .ops._util import as_shape, checked
 
 _rng = np.random.default_rng()
 
@@ -53,24 +53,34 @@ def _float_dtype(dtype):
     return dt
 
 
+@checked("random_normal")
 def normal(loc=0.0, scale=1.0, size=None, *, dtype=np.float64):
     """Normal samples, as `np.random.Generator.normal` (loc and scale may be tensors)."""
     shape = as_shape(size) if size is not None else np.broadcast_shapes(np.shape(loc), np.shape(scale))
     z = bind(normal_op, shape=shape, dtype=_float_dtype(dtype))
-    if not (isinstance(scale, (int, float)) and scale == 1):
+    if not _is_number(scale, 1):
         z = z * scale
-    if not (isinstance(loc, (int, float)) and loc == 0):
+    if not _is_number(loc, 0):
         z = z + loc
     return z
 
 
+def _is_number(x, value) -> bool:
+    """x is the Python number `value` (never compares a tensor, which may be a tracer)."""
+    return type(x) in (int, float) and x == value
+
+
+@checked("random_uniform")
 def uniform(low=0.0, high=1.0, size=None, *, dtype=np.float64):
     """Uniform samples in [low, high), as `np.random.Generator.uniform`."""
     shape = as_shape(size) if size is not None else np.broadcast_shapes(np.shape(low), np.shape(high))
     u = bind(uniform_op, shape=shape, dtype=_float_dtype(dtype))
-    return u * (high - low) + low if (low, high) != (0.0, 1.0) else u
+    if _is_number(low, 0) and _is_number(high, 1):
+        return u
+    return u * (high - low) + low
 
 
+@checked("random_integers")
 def integers(low, high=None, size=None, *, dtype=np.int64):
     """Random integers in [low, high) (or [0, low)), as `np.random.Generator.integers`."""
     if high is None:

@@ -98,8 +98,11 @@ def _coerce(a):
     if isinstance(a, (list, tuple)):
         return np.asarray(a)
     if isinstance(a, ArrayMethods):   # a Tracer here means it escaped its trace
+        loc = user_location()
+        graph = getattr(getattr(a, "_trace", None), "graph", None)
         raise TracerLeakError(
-            f"a traced value ({a!r}) was used outside the function that was being traced. "
+            f"a traced value ({a!r}) was used outside the function that was being traced"
+            f"{f' (`{graph.name}`)' if graph is not None else ''}{f' at {loc}' if loc else ''}. "
             "Return it from the function instead of storing it in an outside variable.")
     raise TypeError(f"expected a tensor, a NumPy array or a number, got {type(a).__name__}")
 
@@ -108,11 +111,11 @@ class EagerInterpreter(Interpreter):
     """Runs each op's NumPy impl at once."""
 
     def process(self, op, args, params):
-        vals = [a._v if type(a) is Tensor else _coerce(a) for a in args]
         try:
+            vals = [a._v if type(a) is Tensor else _coerce(a) for a in args]
             r = op.impl(*vals, **params)
         except Exception as e:
-            raise op_error(op.name, vals, params, e, user_location(), "in eager mode") from e
+            raise op_error(op.name, args, params, e, user_location(), "in eager mode") from e
         if op.multiple_results:
             return tuple(wrap(x) for x in r)
         return wrap(r)

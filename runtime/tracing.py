@@ -85,7 +85,7 @@ class TraceInterpreter(Interpreter):
             if a._trace is self:
                 return a._val
             return self._capture(a)
-        if isinstance(a, _PY_SCALARS):
+        if type(a) in _PY_SCALARS:     # exact types: NumPy scalars (np.float64 is a float) are strong
             node = self.graph.add_node(const_op, [], {"value": a}, [((), np.result_type(a))], weak=True)
             return node.out
         key = id(a)
@@ -123,8 +123,11 @@ class TraceInterpreter(Interpreter):
         return inner
 
     def process(self, op, args, params):
-        vals = [self.lift(a) for a in args]
         loc = user_location()
+        try:
+            vals = [self.lift(a) for a in args]
+        except TypeError as e:      # a non-array argument: say which op and where
+            raise op_error(op.name, args, params, e, loc, "while tracing") from e
         try:
             res = op.abstract_eval(*[v.const if v.weak else v for v in vals], **params)
         except Exception as e:

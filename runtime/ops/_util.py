@@ -1,12 +1,13 @@
 """Small helpers shared by the op families: abstract dummies and axis normalization."""
 from __future__ import annotations
 
+import functools
 import operator
 import warnings
 
 import numpy as np
 
-from ..errors import RuntimeOpError
+from ..errors import ImmutableTensorError, RuntimeOpError, arg_error
 
 PY_SCALARS = (bool, int, float, complex)
 
@@ -59,3 +60,20 @@ def as_shape(shape) -> tuple:
     except TypeError:
         raise RuntimeOpError(f"a shape must be a tuple of integers, got {shape!r} (shapes are static: "
                              f"use x.shape, which is known while tracing)") from None
+
+
+def checked(op_name: str):
+    """Decorator for an op's public function: an argument check that fails before `bind`
+    (bad axis, shape, dtype, a non-array argument) raises the same error `bind` would, naming
+    the op, the inputs and the user's line, in eager mode and while tracing alike."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (ValueError, TypeError, IndexError, RuntimeOpError) as e:
+                if getattr(e, "op", None) is not None or isinstance(e, ImmutableTensorError):
+                    raise             # already says which op and where
+                raise arg_error(op_name, args, kwargs, e) from e
+        return wrapper
+    return deco

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..core import Op, bind
 from ..dtypes import as_dtype
-from ._util import as_shape
+from ._util import as_shape, checked
 
 
 def _const_abstract(*, value):
@@ -15,6 +15,7 @@ def _const_abstract(*, value):
 const_op = Op("const", lambda *, value: value, _const_abstract)
 
 
+@checked("asarray")
 def asarray(obj, /, *, dtype=None, copy=None):
     """A tensor from a NumPy array, nested lists, a number or another tensor.
 
@@ -43,12 +44,14 @@ full_op = Op("full", lambda *, shape, fill_value, dtype: np.full(shape, fill_val
              _full_abstract)
 
 
+@checked("full")
 def full(shape, fill_value, *, dtype=None):
     """An array of `shape` filled with `fill_value` (dtype inferred as NumPy does)."""
     dt = np.result_type(np.asarray(fill_value)) if dtype is None else as_dtype(dtype)
     return bind(full_op, shape=as_shape(shape), fill_value=fill_value, dtype=dt)
 
 
+@checked("zeros")
 def zeros(shape, *, dtype=None):
     """>>> rt.zeros((2, 3)).shape
     (2, 3)
@@ -56,32 +59,39 @@ def zeros(shape, *, dtype=None):
     return full(shape, 0, dtype=np.float64 if dtype is None else dtype)
 
 
+@checked("ones")
 def ones(shape, *, dtype=None):
     return full(shape, 1, dtype=np.float64 if dtype is None else dtype)
 
 
+@checked("full_like")
 def full_like(x, /, fill_value, *, dtype=None):
     return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype)
 
 
+@checked("zeros_like")
 def zeros_like(x, /, *, dtype=None):
     return full_like(x, 0, dtype=dtype)
 
 
+@checked("ones_like")
 def ones_like(x, /, *, dtype=None):
     return full_like(x, 1, dtype=dtype)
 
 
+@checked("arange")
 def arange(start, /, stop=None, step=1, *, dtype=None):
     """Evenly spaced values in [start, stop), as `np.arange` (a constant: its values are known)."""
     return asarray(np.arange(start, stop, step, dtype=None if dtype is None else as_dtype(dtype)))
 
 
+@checked("linspace")
 def linspace(start, stop, /, num=50, *, dtype=None, endpoint=True):
     return asarray(np.linspace(start, stop, num, endpoint=endpoint,
                                dtype=None if dtype is None else as_dtype(dtype)))
 
 
+@checked("eye")
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None):
     return asarray(np.eye(n_rows, n_cols, k=k, dtype=np.float64 if dtype is None else as_dtype(dtype)))
 
@@ -98,6 +108,7 @@ astype_op = Op("astype", lambda x, dtype: np.asarray(x).astype(dtype), _astype_a
                elementwise=True, vjp=(_astype_vjp,))
 
 
+@checked("astype")
 def astype(x, dtype, /, *, copy=True):
     """Cast to `dtype` (NumPy's casting rules: float to int truncates)."""
     dt = as_dtype(dtype)

@@ -162,10 +162,11 @@ def clip(x, /, min=None, max=None):
     """Clamp to [min, max] (either may be None), as `np.clip`; a composite of minimum/maximum."""
     if min is None and max is None:
         raise ValueError("clip needs at least one of min and max")
-    if max is not None:
-        x = minimum(x, max)  # noqa: F821  (defined by the table above)
+    # NumPy's order: max(., min) first, then min(., max), so min > max gives max everywhere
     if min is not None:
-        x = maximum(x, min)  # noqa: F821
+        x = maximum(x, min)  # noqa: F821  (defined by the table above)
+    if max is not None:
+        x = minimum(x, max)  # noqa: F821
     return x
 
 

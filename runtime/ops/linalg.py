@@ -1,10 +1,12 @@
 """Linear algebra: matmul is the primitive; tensordot, outer, vecdot and friends are built on it."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core import Op, bind
-from ._util import normalize_axis
+from ._util import checked, normalize_axis
 
 
 def _matmul_abstract(a, b):
@@ -33,6 +35,7 @@ def matmul(x1, x2, /):
     return bind(matmul_op, x1, x2)
 
 
+@checked("matrix_transpose")
 def matrix_transpose(x, /):
     """Swap the last two axes (the Array API's `matrix_transpose`, `x.mT`)."""
     from .movement import permute_dims
@@ -42,6 +45,7 @@ def matrix_transpose(x, /):
     return permute_dims(x, tuple(range(n - 2)) + (n - 1, n - 2))
 
 
+@checked("tensordot")
 def tensordot(x1, x2, /, *, axes=2):
     """Contract `axes` of x1 with those of x2 (as `np.tensordot`), built from permute, reshape, matmul."""
     from .movement import permute_dims, reshape
@@ -59,25 +63,29 @@ def tensordot(x1, x2, /, *, axes=2):
                          f"{x2.shape} axes {ax_b}")
     free_a = [i for i in range(na) if i not in ax_a]
     free_b = [j for j in range(nb) if j not in ax_b]
-    k = int(np.prod([x1.shape[i] for i in ax_a]))
-    a = reshape(permute_dims(x1, tuple(free_a) + ax_a), (-1, k))
-    b = reshape(permute_dims(x2, ax_b + tuple(free_b)), (k, -1))
+    k = math.prod(x1.shape[i] for i in ax_a)
+    # explicit sizes, not -1: a zero-size contraction or free part must still reshape
+    a = reshape(permute_dims(x1, tuple(free_a) + ax_a), (math.prod(x1.shape[i] for i in free_a), k))
+    b = reshape(permute_dims(x2, ax_b + tuple(free_b)), (k, math.prod(x2.shape[j] for j in free_b)))
     out_shape = tuple(x1.shape[i] for i in free_a) + tuple(x2.shape[j] for j in free_b)
     return reshape(matmul(a, b), out_shape)
 
 
+@checked("outer")
 def outer(x1, x2, /):
     """Outer product of two vectors (inputs are flattened, as `np.outer`)."""
     from .movement import reshape
     return reshape(x1, (-1, 1)) * reshape(x2, (1, -1))
 
 
+@checked("vecdot")
 def vecdot(x1, x2, /, *, axis=-1):
     """Dot product along `axis` with broadcasting (Array API `vecdot`, real inputs)."""
     from .reduction import sum
     return sum(x1 * x2, axis=axis)
 
 
+@checked("dot")
 def dot(a, b, /):
     """`np.dot` for 1-D and 2-D operands (matmul); scalars multiply."""
     if a.ndim == 0 or b.ndim == 0:

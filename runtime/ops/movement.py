@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..core import Op, bind
-from ._util import as_shape, dtype_of, normalize_axes, normalize_axis
+from ._util import as_shape, checked, dtype_of, normalize_axes, normalize_axis
 
 
 def _aval(x):
@@ -39,6 +39,7 @@ def _resolve_shape(old, new):
     return new
 
 
+@checked("reshape")
 def reshape(x, /, shape, *, copy=None):
     """New shape, same elements in row-major order; one axis may be -1 (inferred).
 
@@ -49,10 +50,12 @@ def reshape(x, /, shape, *, copy=None):
     return bind(reshape_op, x, shape=_resolve_shape(x.shape, shape))
 
 
+@checked("reshape")
 def ravel(x, /):
     return reshape(x, (-1,))
 
 
+@checked("expand_dims")
 def expand_dims(x, /, axis=0):
     """Insert size-1 axes at `axis` (int or tuple), as `np.expand_dims` (a reshape)."""
     x = _aval(x)
@@ -63,6 +66,7 @@ def expand_dims(x, /, axis=0):
     return reshape(x, tuple(1 if i in axes else next(it) for i in range(n)))
 
 
+@checked("squeeze")
 def squeeze(x, /, axis=None):
     """Drop size-1 axes (all of them, or those in `axis`), as `np.squeeze` (a reshape)."""
     x = _aval(x)
@@ -81,6 +85,7 @@ permute_dims_op = Op("permute_dims", lambda x, axes: np.transpose(x, axes),
                      lambda x, axes: (tuple(x.shape[a] for a in axes), x.dtype), movement=True)
 
 
+@checked("permute_dims")
 def permute_dims(x, /, axes):
     """Reorder axes: output axis i is input axis axes[i] (Array API; `np.transpose` with axes)."""
     x = _aval(x)
@@ -90,12 +95,14 @@ def permute_dims(x, /, axes):
     return bind(permute_dims_op, x, axes=axes)
 
 
+@checked("permute_dims")
 def transpose(x, /, axes=None):
     """Reverse the axes (or permute them by `axes`), as `np.transpose`."""
     x = _aval(x)
     return permute_dims(x, tuple(reversed(range(x.ndim))) if axes is None else axes)
 
 
+@checked("swapaxes")
 def swapaxes(x, axis1, axis2, /):
     x = _aval(x)
     perm = list(range(x.ndim))
@@ -104,6 +111,7 @@ def swapaxes(x, axis1, axis2, /):
     return permute_dims(x, tuple(perm))
 
 
+@checked("moveaxis")
 def moveaxis(x, source, destination, /):
     x = _aval(x)
     src, dst = normalize_axis(source, x.ndim), normalize_axis(destination, x.ndim)
@@ -125,6 +133,7 @@ broadcast_to_op = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                      _broadcast_abstract, movement=True)
 
 
+@checked("broadcast_to")
 def broadcast_to(x, /, shape):
     """View `x` as `shape` by repeating size-1 axes, as `np.broadcast_to`."""
     x = _aval(x)
@@ -134,6 +143,7 @@ def broadcast_to(x, /, shape):
     return bind(broadcast_to_op, x, shape=shape)
 
 
+@checked("broadcast_arrays")
 def broadcast_arrays(*arrays):
     shape = np.broadcast_shapes(*(_aval(a).shape for a in arrays))
     return [broadcast_to(a, shape) for a in arrays]
@@ -158,6 +168,7 @@ concat_op = Op("concat", lambda *xs, axis: np.concatenate(xs, axis=axis), _conca
                movement=True)
 
 
+@checked("concat")
 def concat(arrays, /, *, axis=0):
     """Join a sequence of arrays along an existing `axis` (None: flatten first), as `np.concatenate`."""
     arrays = [_aval(a) for a in arrays]
@@ -173,6 +184,7 @@ def concat(arrays, /, *, axis=0):
     return bind(concat_op, *arrays, axis=axis)
 
 
+@checked("stack")
 def stack(arrays, /, *, axis=0):
     """Join arrays of one shape along a new `axis`, as `np.stack`."""
     arrays = [_aval(a) for a in arrays]
@@ -187,11 +199,11 @@ def stack(arrays, /, *, axis=0):
 
 def _split_abstract(x, indices, axis):
     n = x.shape[axis]
-    bounds = [0, *(min(max(i, 0), n) for i in indices), n]
+    bounds = [0, *indices, n]
     outs = []
     for lo, hi in zip(bounds, bounds[1:]):
         shape = list(x.shape)
-        shape[axis] = max(hi - lo, 0)
+        shape[axis] = len(range(*slice(lo, hi).indices(n)))   # np.split slices x[lo:hi]
         outs.append((tuple(shape), x.dtype))
     return outs
 
@@ -200,6 +212,7 @@ split_op = Op("split", lambda x, indices, axis: tuple(np.split(x, indices, axis=
               _split_abstract, movement=True, multiple_results=True)
 
 
+@checked("split")
 def split(x, indices_or_sections, /, axis=0):
     """Split into pieces along `axis`: N equal sections, or at the given indices (as `np.split`)."""
     x = _aval(x)
@@ -221,6 +234,7 @@ flip_op = Op("flip", lambda x, axis: np.flip(x, axis), lambda x, axis: (x.shape,
              movement=True)
 
 
+@checked("flip")
 def flip(x, /, *, axis=None):
     """Reverse the order of elements along `axis` (all axes when None), as `np.flip`."""
     x = _aval(x)
@@ -237,6 +251,7 @@ pad_op = Op("pad", lambda x, pad_width, constant_values: np.pad(
     x, pad_width, mode="constant", constant_values=constant_values), _pad_abstract, movement=True)
 
 
+@checked("pad")
 def pad(x, /, pad_width, mode="constant", constant_values=0):
     """Pad with a constant (the only mode), `pad_width` as in `np.pad`."""
     x = _aval(x)
@@ -249,6 +264,7 @@ def pad(x, /, pad_width, mode="constant", constant_values=0):
     return bind(pad_op, x, pad_width=pw, constant_values=constant_values)
 
 
+@checked("tile")
 def tile(x, reps, /):
     """Repeat the whole array `reps` times along each axis, as `np.tile` (broadcast + reshape)."""
     x = _aval(x)
@@ -261,6 +277,7 @@ def tile(x, reps, /):
     return reshape(y, tuple(r * d for r, d in zip(reps, shape)))
 
 
+@checked("repeat")
 def repeat(x, repeats, /, *, axis=None):
     """Repeat each element `repeats` times (an int) along `axis` (None: flattened), as `np.repeat`."""
     x = _aval(x)

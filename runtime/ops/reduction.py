@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Op, bind
-from ._util import dtype_of, normalize_axes, normalize_axis
+from ._util import checked, dtype_of, normalize_axes, normalize_axis
 
 
 def _reduced_shape(shape, axis, keepdims):
@@ -52,7 +52,7 @@ def _reducer(op, doc):
         return bind(op, x, axis=normalize_axes(axis, _ndim(x)), keepdims=bool(keepdims))
     fn.__name__ = fn.__qualname__ = op.name
     fn.__doc__ = doc
-    return fn
+    return checked(op.name)(fn)
 
 
 def _ndim(x):
@@ -68,12 +68,14 @@ all = _reducer(all_op, "True where every element along `axis` is true, as `np.al
 any = _reducer(any_op, "True where some element along `axis` is true, as `np.any`.")
 
 
+@checked("var")
 def var(x, /, *, axis=None, correction=0, keepdims=False, ddof=None):
     """Variance over `axis`; `correction` (Array API) or its NumPy name `ddof`."""
     c = correction if ddof is None else ddof
     return bind(var_op, x, axis=normalize_axes(axis, _ndim(x)), keepdims=bool(keepdims), ddof=c)
 
 
+@checked("std")
 def std(x, /, *, axis=None, correction=0, keepdims=False, ddof=None):
     """Standard deviation over `axis`; `correction` (Array API) or its NumPy name `ddof`."""
     c = correction if ddof is None else ddof
@@ -86,7 +88,7 @@ def _arg_reducer(op):
         return bind(op, x, axis=ax, keepdims=bool(keepdims))
     fn.__name__ = fn.__qualname__ = op.name
     fn.__doc__ = f"Index of the {op.name[3:]}imum along one `axis` (None: of the flattened array), as `np.{op.name}`."
-    return fn
+    return checked(op.name)(fn)
 
 
 argmax = _arg_reducer(argmax_op)
@@ -101,11 +103,13 @@ def _cumsum_abstract(x, axis):
 cumsum_op = Op("cumsum", lambda x, axis: np.cumsum(x, axis=axis), _cumsum_abstract)
 
 
+@checked("cumsum")
 def cumsum(x, /, axis=None):
     """Running sum along `axis` (None: over the flattened array), as `np.cumsum`."""
     return bind(cumsum_op, x, axis=None if axis is None else normalize_axis(axis, _ndim(x)))
 
 
+@checked("cumsum")
 def cumulative_sum(x, /, *, axis=None):
     """Array API name of `cumsum` (axis may be omitted only for 1-D input)."""
     if axis is None and _ndim(x) > 1:
