@@ -132,7 +132,10 @@ def generate(graph: Graph, fname: str = "f"):
         for v in n.outputs:
             names[v] = fresh(printed[v])
             outs.append(names[v])
-        line = f"    {', '.join(outs)} = {expr}"
+        if not outs:                 # a side effect with no result (rt.print)
+            line = f"    {expr}"
+        else:                        # `a, = f()` unpacks a one-element tuple of a multi-result op
+            line = f"    {', '.join(outs)}{',' if op.multiple_results and len(outs) == 1 else ''} = {expr}"
         if n.loc is not None:
             line = f"{line:<56}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
         body.append((line, n))

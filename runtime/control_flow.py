@@ -1,0 +1,598 @@
+"""Control flow that survives tracing: `rt.cond`, `rt.while_loop`, `rt.fori_loop`, `rt.scan`.
+
+In eager mode each one is plain Python. While tracing, the functions it is given are traced
+into sub-graphs (with a nested TraceInterpreter, so outer traced values they read become extra
+inputs) and the construct becomes one node whose params hold those sub-graphs. The node's impl
+runs the sub-graphs through compiled callables cached on each Graph, so generated code stays
+one line per node and the optimizer sees an ordinary node.
+
+Each construct has two ops: a pure one, and an `_effectful` twin (side_effect=True) used when a
+sub-graph holds a side effect (rt.print) or a random op, so passes never drop or merge it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import core
+from .core import Op, bind, using
+from .dtypes import short_type
+from .errors import user_location
+from .graph import Graph
+from .pytree import flatten, leaf_paths, unflatten
+from .surface import ArrayMethods
+from .tensor import Tensor
+
+_PY_NUMBERS = (bool, int, float, complex)
+
+
+class ControlFlowError(TypeError):
+    """A cond/loop cannot be turned into a graph (branch types differ, a loop variable changes)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# When is something traced?
+
+def is_traced(x) -> bool:
+    """True for a value known only by shape and dtype (a Tracer), False for concrete values."""
+    return isinstance(x, ArrayMethods) and type(x) is not Tensor
+
+
+def tracing() -> bool:
+    """True while some function is being traced (a TraceInterpreter is on the stack)."""
+    from .tracing import TraceInterpreter
+    it = core.current_interpreter()
+    while it is not None:
+        if isinstance(it, TraceInterpreter):
+            return True
+        it = it.parent
+    return False
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, (ArrayMethods, np.ndarray, np.generic))
+
+
+def _aval(x):
+    """(shape, dtype) of an array leaf, or of a Python number (which is 'weak': see while_loop)."""
+    if isinstance(x, _PY_NUMBERS):
+        return (), np.result_type(x)
+    return tuple(x.shape), np.dtype(x.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tracing a Python function into a sub-graph
+
+class SubTrace:
+    """A traced sub-function: the graph, the outer traced values it captured, its output tree."""
+
+    def __init__(self, graph, n_explicit, captured, out_tree, out_leaves):
+        self.graph = graph
+        self.n_explicit = n_explicit    # graph inputs before the captured ones
+        self.captured = captured        # [(outer value, inner input Value)]
+        self.out_tree = out_tree
+        self.out_leaves = out_leaves    # per output leaf: a graph output Value or a static value
+
+
+def trace_sub(fn, in_avals, in_names, name, rebuild):
+    """Trace `fn(*rebuild(tracers))` in a nested trace. Array outputs become graph outputs."""
+    from .tracing import TraceInterpreter
+    interp = TraceInterpreter(name)
+    with using(interp):
+        tracers = [interp.new_input(s, d, n) for (s, d), n in zip(in_avals, in_names)]
+        out = fn(*rebuild(tracers))
+        leaves, tree = flatten(out)
+        outs = []
+        for leaf in leaves:
+            if _is_array(leaf):
+                v = interp.lift(leaf)
+                outs.append(v)
+            else:
+                outs.append(leaf)
+    return SubTrace(interp.graph, len(in_avals), list(interp.captured), tree, outs)
+
+
+def _unify_captures(subs):
+    """Give every sub-graph the same extra inputs: the union of what any of them captured."""
+    from .graph import Value
+    union: list = []
+    for s in subs:
+        for t, _ in s.captured:
+            if not any(t is u for u in union):
+                union.append(t)
+    for s in subs:
+        extra = []
+        for k, u in enumerate(union):
+            inner = next((iv for t, iv in s.captured if t is u), None)
+            if inner is None:
+                inner = Value(u.shape, u.dtype, name=f"captured{k}")
+            else:
+                inner.name = f"captured{k}"
+            extra.append(inner)
+        s.graph.inputs = s.graph.inputs[:s.n_explicit] + extra
+    return union
+
+
+def _set_output(graph: Graph, k: int, dtype):
+    """Cast graph output k to `dtype` (a weak Python-number output meeting a typed one)."""
+    from .ops.creation import astype_op
+    v = graph.outputs[k]
+    node = graph.add_node(astype_op, [v], {"dtype": np.dtype(dtype)}, [(v.shape, np.dtype(dtype))])
+    graph.outputs[k] = node.out
+
+
+def _weak(v) -> bool:
+    return getattr(v, "weak", False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Running sub-graphs: compiled once per Graph object, cached on it
+
+def run_graph(graph: Graph, *args):
+    fn = graph.__dict__.get("_compiled_fn")
+    if fn is None:
+        fn = graph._compiled_fn = _compile(graph)
+    return fn(*args)
+
+
+def _compile(graph: Graph):
+    from . import codegen, passes
+    optimized, _ = passes.optimize(graph)
+    if len(optimized.inputs) != len(graph.inputs) or len(optimized.outputs) != len(graph.outputs):
+        optimized = graph       # a pass changed the signature: run the graph as traced
+    return codegen.compile_graph(optimized, graph.name).fn
+
+
+def _has_effects(*graphs) -> bool:
+    return any(not n.op.pure for g in graphs for n in g.nodes)
+
+
+def _op_pair(name, impl, abstract_eval, doc):
+    pure = Op(name, impl, abstract_eval, multiple_results=True, doc=doc)
+    effectful = Op(f"{name}_effectful", impl, abstract_eval, multiple_results=True,
+                   side_effect=True, doc=doc + " (its sub-graphs have side effects)")
+    return pure, effectful
+
+
+def _out_types(graph):
+    return [(v.shape, v.dtype) for v in graph.outputs]
+
+
+# ----------------------------------------------------------------------------------------------
+# cond
+
+def _cond_impl(pred, *args, true_graph, false_graph):
+    return run_graph(true_graph if pred else false_graph, *args)
+
+
+def _cond_abstract(pred, *args, true_graph, false_graph):
+    shape = getattr(pred, "shape", ())
+    if tuple(shape) != ():
+        raise ControlFlowError(f"cond's predicate must be a scalar, got shape {tuple(shape)}")
+    return _out_types(true_graph)
+
+
+COND_OPS = _op_pair("cond", _cond_impl, _cond_abstract, "choose one of two sub-graphs")
+
+
+def cond(pred, true_fn, false_fn, *operands):
+    """`true_fn(*operands)` if `pred` else `false_fn(*operands)`; one graph node when traced.
+
+    Both branches must return the same structure with the same shapes and dtypes.
+
+    >>> x = rt.asarray([1.0, -2.0])
+    >>> rt.cond(rt.sum(x) > 0, lambda v: v * 2, lambda v: -v, x)
+    Tensor([ 1., -2.], dtype=float64)
+    """
+    if not is_traced(pred):
+        return true_fn(*operands) if pred else false_fn(*operands)
+    return cond_traced(pred, true_fn, false_fn, operands)
+
+
+def cond_traced(pred, true_fn, false_fn, operands, out_names=None, loc=None):
+    """The traced form of cond; `out_names` (from autograph) name the outputs in errors."""
+    loc = loc or user_location()
+    if tuple(pred.shape) != ():
+        raise ControlFlowError(
+            f"the condition of an `if`/rt.cond must be a single value, got {short_type(pred.dtype, pred.shape)}"
+            f"{_at(loc)}. Use rt.any(...) or rt.all(...) to reduce it, or rt.where(c, a, b) to "
+            "choose elementwise.")
+    leaves, tree = flatten(list(operands))
+    dyn = [i for i, x in enumerate(leaves) if _is_array(x)]
+    avals = [_aval(leaves[i]) for i in dyn]
+    names = [f"operand{i}" for i in range(len(dyn))]
+
+    def rebuild(tracers):
+        new = list(leaves)
+        for i, t in zip(dyn, tracers):
+            new[i] = t
+        return unflatten(tree, new)
+
+    t = trace_sub(true_fn, avals, names, "true_branch", rebuild)
+    f = trace_sub(false_fn, avals, names, "false_branch", rebuild)
+    spec = _join_branches(t, f, out_names, loc)
+    captured = _unify_captures([t, f])
+    op = COND_OPS[1] if _has_effects(t.graph, f.graph) else COND_OPS[0]
+    outs = bind(op, pred, *[leaves[i] for i in dyn], *captured,
+                true_graph=t.graph, false_graph=f.graph)
+    return unflatten(t.out_tree, [outs[x] if kind == "dyn" else x for kind, x in spec])
+
+
+def _join_branches(t: SubTrace, f: SubTrace, out_names, loc):
+    """Check both branches return the same types; -> out spec [("dyn", k) | ("static", value)]."""
+    if t.out_tree != f.out_tree:
+        raise ControlFlowError(
+            f"the two branches of a cond{_at(loc)} return different structures:\n"
+            f"  true branch:  {_tree_text(t)}\n  false branch: {_tree_text(f)}")
+    names = out_names or [f"output {p.lstrip('_') or 0}"
+                          for p in leaf_paths(unflatten(t.out_tree, list(range(len(t.out_leaves)))))]
+    spec, pairs = [], []
+    for k, (a, b) in enumerate(zip(t.out_leaves, f.out_leaves)):
+        label = names[k] if k < len(names) else f"output {k}"
+        if not _is_value(a) and not _is_value(b) and type(a) is type(b) and _same(a, b):
+            spec.append(("static", a))
+            continue
+        a = t.out_leaves[k] = _as_output(t, a, label, "true", loc)
+        b = f.out_leaves[k] = _as_output(f, b, label, "false", loc)
+        if a.shape != b.shape or (a.dtype != b.dtype and not (_weak(a) or _weak(b))):
+            raise ControlFlowError(
+                f"the branches of a cond{_at(loc)} give `{label}` different types: "
+                f"{a.type_str} in the true branch, {b.type_str} in the false branch. Both branches "
+                "must produce the same shape and dtype (cast with .astype(...), or broadcast).")
+        spec.append(("dyn", len(pairs)))
+        pairs.append((a, b))
+    t.graph.outputs = [a for a, _ in pairs]
+    f.graph.outputs = [b for _, b in pairs]
+    for k, (a, b) in enumerate(pairs):
+        if a.dtype != b.dtype:      # one side is a Python number: it takes the other's dtype
+            if _weak(a) != _weak(b):
+                dt = b.dtype if _weak(a) else a.dtype
+            else:
+                dt = np.result_type(a.dtype, b.dtype)
+            for g, v in ((t.graph, a), (f.graph, b)):
+                if v.dtype != dt:
+                    _set_output(g, k, dt)
+    return spec
+
+
+def _as_output(s: SubTrace, leaf, label, branch, loc):
+    """`leaf` as a Value of `s.graph` (a Python number becomes a constant node)."""
+    if _is_value(leaf):
+        return leaf
+    if isinstance(leaf, _PY_NUMBERS):
+        from .ops.creation import const_op
+        node = s.graph.add_node(const_op, [], {"value": leaf}, [((), np.result_type(leaf))], weak=True)
+        return node.out
+    raise ControlFlowError(
+        f"the {branch} branch of a cond{_at(loc)} gives `{label}` the value {leaf!r} "
+        f"({type(leaf).__name__}), which differs from the other branch and is not a tensor: only "
+        "tensors and numbers can differ between the branches of a traced `if`.")
+
+
+def _is_value(x):
+    from .graph import Value
+    return isinstance(x, Value)
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except Exception:
+        return a is b
+
+
+def _tree_text(s: SubTrace):
+    leaves = ["tensor" if _is_value(v) else repr(v) for v in s.out_leaves]
+    return repr(unflatten(s.out_tree, leaves)).replace("'tensor'", "tensor")
+
+
+def _at(loc):
+    return f" at {loc}" if loc is not None else ""
+# ----------------------------------------------------------------------------------------------
+# while_loop
+
+def _while_impl(*args, cond_graph, body_graph, n_carry):
+    carry, consts = args[:n_carry], args[n_carry:]
+    while run_graph(cond_graph, *carry, *consts)[0]:
+        carry = run_graph(body_graph, *carry, *consts)
+    return tuple(carry)
+
+
+def _while_abstract(*args, cond_graph, body_graph, n_carry):
+    return _out_types(body_graph)
+
+
+WHILE_OPS = _op_pair("while_loop", _while_impl, _while_abstract,
+                     "repeat a body sub-graph while a cond sub-graph is true")
+
+
+def while_loop(cond_fn, body_fn, init):
+    """`val = init; while cond_fn(val): val = body_fn(val); return val`, one node when traced.
+
+    `val` may be a tensor or a tuple/list/dict of them; the body must keep every shape and dtype
+    (a Python number's dtype may follow the tensors it is mixed with, as NumPy's weak scalars do).
+    Reverse-mode gradients need a known trip count: use rt.fori_loop or rt.scan for those.
+
+    >>> rt.while_loop(lambda v: v < 100, lambda v: v * 3, rt.asarray(1))
+    Tensor(243, dtype=int64)
+    """
+    if not tracing():
+        val = init
+        while cond_fn(val):
+            val = body_fn(val)
+        return val
+    return while_traced(cond_fn, body_fn, init)
+
+
+def while_traced(cond_fn, body_fn, init, names=None, loc=None):
+    """The traced form; `names` (from autograph) name the loop variables in errors."""
+    loc = loc or user_location()
+    leaves, tree = flatten(init)
+    names = names or _carry_names(init, "val")
+    body, avals, weak, _, _ = _trace_loop_body(
+        body_fn, leaves, tree, names, [], [], lambda pre, carry, post: (carry,), loc)
+    cnd = trace_sub(cond_fn, avals, names, "cond", lambda ts: (unflatten(tree, ts),))
+    _check_pred(cnd, loc)
+    captured = _unify_captures([cnd, body])
+    op = WHILE_OPS[1] if _has_effects(cnd.graph, body.graph) else WHILE_OPS[0]
+    outs = bind(op, *_cast_weak(leaves, weak, avals), *captured, cond_graph=cnd.graph,
+                body_graph=body.graph, n_carry=len(leaves))
+    return unflatten(tree, list(outs))
+
+
+def _carry_names(init, prefix):
+    return [f"{prefix}{p}" for p in leaf_paths(init)] or [prefix]
+
+
+def _trace_loop_body(fn, leaves, tree, names, pre, post, build, loc, pair_out=False):
+    """Trace a loop body over the carry `leaves` until the carry's dtypes settle.
+
+    pre/post: [(aval, name)] inputs before/after the carry (fori's `i`, scan's `x`);
+    build(pre_tracers, carry, post_tracers) -> args for `fn`. A carry that starts as a Python
+    number is weak, as in eager NumPy: the first pass feeds the number itself, so the dtype the
+    first iteration produces (`0.0 + float32 -> float32`) becomes the carry's dtype.
+    Returns (SubTrace, carry avals, weak flags, y leaves (scan) or None, y tree).
+    """
+    for x, n in zip(leaves, names):
+        if not (_is_array(x) or isinstance(x, _PY_NUMBERS)):
+            raise ControlFlowError(
+                f"`{n}` holds {type(x).__name__} {x!r}, which cannot be a variable of a loop on "
+                f"traced values{_at(loc)}: only tensors and numbers (or tuples/lists/dicts of "
+                "them) can change from one iteration to the next.")
+    weak = [isinstance(x, _PY_NUMBERS) for x in leaves]
+    avals = [_aval(x) for x in leaves]
+    first_weak = any(weak)
+    for _ in range(5):
+        use = [i for i in range(len(leaves)) if not (first_weak and weak[i])]
+
+        def rebuild(ts, use=use):
+            k = len(pre)
+            carry = list(leaves)
+            for j, i in enumerate(use):
+                carry[i] = ts[k + j]
+            return build(ts[:k], unflatten(tree, carry), ts[k + len(use):])
+
+        in_avals = [a for a, _ in pre] + [avals[i] for i in use] + [a for a, _ in post]
+        in_names = [n for _, n in pre] + [names[i] for i in use] + [n for _, n in post]
+        body = trace_sub(fn, in_avals, in_names, "body", rebuild)
+        ys, y_tree = None, None
+        if pair_out:
+            if not (isinstance(body.out_tree, tuple) and body.out_tree[0] is tuple
+                    and len(body.out_tree[1]) == 2):
+                raise ControlFlowError(f"the rt.scan body{_at(loc)} must return a pair (carry, y)")
+            carry_tree, y_tree = body.out_tree[1]
+            n_carry = _count_leaves(carry_tree)
+            ys = body.out_leaves[n_carry:]
+            body.out_tree, body.out_leaves = carry_tree, body.out_leaves[:n_carry]
+        new = _check_carry(body, tree, avals, weak, names, loc, "body")
+        if pair_out:
+            ys = [v if _is_value(v) else _as_output(body, v, "y", "body", loc) for v in ys]
+            body.graph.outputs = body.graph.outputs + ys
+        if not first_weak and new == avals:
+            body.n_explicit = len(in_avals)
+            return body, avals, weak, ys, y_tree
+        first_weak, avals = False, new
+    raise ControlFlowError(f"the loop variables' dtypes keep changing{_at(loc)}: give them a dtype "
+                           "before the loop (rt.asarray(0.0, dtype=...))")
+
+
+def _count_leaves(treedef):
+    if treedef == "*":
+        return 1
+    if treedef is None:
+        return 0
+    if treedef[0] is dict:
+        return sum(_count_leaves(t) for t in treedef[2])
+    return sum(_count_leaves(t) for t in treedef[1])
+
+
+def _cast_weak(leaves, weak, avals):
+    from .ops.creation import astype
+    return [astype(x, dt) if w else x for x, w, (_, dt) in zip(leaves, weak, avals)]
+
+
+def _check_carry(body: SubTrace, tree, avals, weak, names, loc, what):
+    """The body must return the carry's structure and types; returns settled avals."""
+    if body.out_tree != tree:
+        raise ControlFlowError(
+            f"the loop {what}{_at(loc)} returns {_tree_text(body)} but the loop variables are "
+            f"{unflatten(tree, names)!r}: it must return the same structure.")
+    new, outs = [], []
+    for k, (leaf, (shape, dtype), w, name) in enumerate(zip(body.out_leaves, avals, weak, names)):
+        if not _is_value(leaf):
+            if not isinstance(leaf, _PY_NUMBERS):
+                raise ControlFlowError(f"the loop {what}{_at(loc)} sets `{name}` to {leaf!r}, which "
+                                       "is not a tensor or a number")
+            leaf = _as_output(body, leaf, name, what, loc)
+        if leaf.shape != shape:
+            raise ControlFlowError(
+                f"`{name}` changes shape inside the loop{_at(loc)}: {short_type(dtype, shape)} "
+                f"before, {leaf.type_str} after one iteration. A loop on traced values must keep "
+                "each variable's shape (pad to a fixed size, or collect results with rt.scan).")
+        if leaf.dtype != dtype:
+            if w:             # started as a Python number: adopt the dtype the body produced
+                dtype = leaf.dtype
+            elif _weak(leaf):
+                leaf = _cast_value(body.graph, leaf, dtype)
+            else:
+                raise ControlFlowError(
+                    f"`{name}` changes dtype inside the loop{_at(loc)}: {short_type(dtype, shape)} "
+                    f"before, {leaf.type_str} after one iteration. Cast it with "
+                    f".astype(...) so it keeps one dtype (or give it that dtype before the loop).")
+        new.append((shape, dtype))
+        outs.append(leaf)
+    body.graph.outputs = outs
+    return new
+
+
+def _cast_value(graph, v, dtype):
+    from .ops.creation import astype_op
+    return graph.add_node(astype_op, [v], {"dtype": np.dtype(dtype)}, [(v.shape, np.dtype(dtype))]).out
+
+
+def _check_pred(cnd: SubTrace, loc):
+    leaves = cnd.out_leaves
+    if len(leaves) != 1:
+        raise ControlFlowError(f"the loop condition{_at(loc)} must return one value, got {len(leaves)}")
+    v = leaves[0]
+    if not _is_value(v):
+        v = _as_output(cnd, bool(v), "the condition", "cond", loc)
+    if v.shape != ():
+        raise ControlFlowError(
+            f"the loop condition{_at(loc)} must be a single value, got {v.type_str}: reduce it "
+            "with rt.any(...) or rt.all(...)")
+    if v.dtype != np.bool_:
+        v = _cast_value(cnd.graph, v, np.bool_)
+    cnd.graph.outputs = [v]
+
+
+# ----------------------------------------------------------------------------------------------
+# fori_loop: a loop with a trip count known when tracing (static bounds), so it can be reversed
+
+def _fori_impl(*args, lo, hi, body_graph, n_carry):
+    carry, consts = args[:n_carry], args[n_carry:]
+    for i in range(lo, hi):
+        carry = run_graph(body_graph, np.int64(i), *carry, *consts)
+    return tuple(carry)
+
+
+def _fori_abstract(*args, lo, hi, body_graph, n_carry):
+    return _out_types(body_graph)
+
+
+FORI_OPS = _op_pair("fori_loop", _fori_impl, _fori_abstract,
+                    "run a body sub-graph for i in range(lo, hi)")
+
+
+def fori_loop(lower, upper, body_fn, init):
+    """`val = init; for i in range(lower, upper): val = body_fn(i, val); return val`.
+
+    `i` is an int64 tensor (in eager mode too, so both modes promote types alike). With Python
+    int bounds the trip count is known while tracing and gradients flow through the loop; with
+    traced bounds it becomes a while_loop (forward only).
+
+    >>> rt.fori_loop(0, 4, lambda i, acc: acc + i, rt.asarray(0))
+    Tensor(6, dtype=int64)
+    """
+    static = isinstance(lower, (int, np.integer)) and isinstance(upper, (int, np.integer))
+    if not tracing():
+        val = init
+        for i in range(int(lower), int(upper)):
+            val = body_fn(Tensor(np.int64(i)), val)
+        return val
+    if not static:
+        return _fori_as_while(lower, upper, body_fn, init)
+    return fori_traced(int(lower), int(upper), body_fn, init)
+
+
+def fori_traced(lo, hi, body_fn, init, names=None, loc=None):
+    loc = loc or user_location()
+    leaves, tree = flatten(init)
+    names = names or _carry_names(init, "val")
+    body, avals, weak, _, _ = _trace_loop_body(
+        body_fn, leaves, tree, names, [(((), np.dtype(np.int64)), "i")], [],
+        lambda pre, carry, post: (pre[0], carry), loc)
+    captured = _unify_captures([body])
+    op = FORI_OPS[1] if _has_effects(body.graph) else FORI_OPS[0]
+    outs = bind(op, *_cast_weak(leaves, weak, avals), *captured, lo=lo, hi=hi,
+                body_graph=body.graph, n_carry=len(leaves))
+    return unflatten(tree, list(outs))
+
+
+def _fori_as_while(lower, upper, body_fn, init):
+    from .ops.creation import astype
+    lo, hi = astype(lower, np.int64), astype(upper, np.int64)
+    out = while_loop(lambda c: c[0] < c[1], lambda c: (c[0] + 1, c[1], body_fn(c[0], c[2])), (lo, hi, init))
+    return out[2]
+
+
+# ----------------------------------------------------------------------------------------------
+# scan
+
+def _scan_impl(*args, body_graph, length, n_carry, n_xs):
+    carry, xs, consts = args[:n_carry], args[n_carry:n_carry + n_xs], args[n_carry + n_xs:]
+    ys = None
+    for i in range(length):
+        out = run_graph(body_graph, *carry, *(x[i] for x in xs), *consts)
+        carry, y = out[:n_carry], out[n_carry:]
+        if ys is None:
+            ys = [np.empty((length,) + np.shape(v), np.asarray(v).dtype) for v in y]
+        for buf, v in zip(ys, y):
+            buf[i] = v
+    if ys is None:       # zero iterations: empty stacks of the right type
+        ys = [np.empty((0,) + v.shape, v.dtype) for v in body_graph.outputs[n_carry:]]
+    return tuple(carry) + tuple(ys)
+
+
+def _scan_abstract(*args, body_graph, length, n_carry, n_xs):
+    outs = _out_types(body_graph)
+    return outs[:n_carry] + [((length,) + tuple(s), d) for s, d in outs[n_carry:]]
+
+
+SCAN_OPS = _op_pair("scan", _scan_impl, _scan_abstract,
+                    "run a body sub-graph over the leading axis of xs, carrying state")
+
+
+def scan(f, init, xs=None, length=None):
+    """`f(carry, x) -> (carry, y)` over the leading axis of `xs`; returns (carry, stacked ys).
+
+    >>> carry, ys = rt.scan(lambda c, x: (c + x, c * x), rt.asarray(0.0), rt.arange(1.0, 4.0))
+    >>> ys
+    Tensor([0., 2., 9.], dtype=float64)
+    """
+    from .ops.movement import stack
+    xs_leaves, xs_tree = flatten(xs)
+    if length is None:
+        if not xs_leaves:
+            raise ValueError("rt.scan needs xs or length=")
+        length = int(xs_leaves[0].shape[0])
+    for x in xs_leaves:
+        if int(x.shape[0]) != length:
+            raise ValueError(f"rt.scan: every xs leaf needs leading axis {length}, got shape {tuple(x.shape)}")
+    if not tracing():
+        carry, ys = init, []
+        for i in range(length):
+            carry, y = f(carry, unflatten(xs_tree, [x[i] for x in xs_leaves]) if xs is not None else None)
+            ys.append(y)
+        if not ys:
+            raise ValueError("rt.scan over zero items in eager mode: the type of ys is unknown")
+        ys_leaves = [flatten(y)[0] for y in ys]
+        stacked = [stack([yl[k] for yl in ys_leaves]) for k in range(len(ys_leaves[0]))]
+        return carry, unflatten(flatten(ys[0])[1], stacked)
+    return scan_traced(f, init, xs_leaves, xs_tree, xs is None, length)
+
+
+def scan_traced(f, init, xs_leaves, xs_tree, no_xs, length, loc=None):
+    loc = loc or user_location()
+    leaves, tree = flatten(init)
+    names = _carry_names(init, "carry")
+    post = [((tuple(x.shape[1:]), np.dtype(x.dtype)), f"x{k}") for k, x in enumerate(xs_leaves)]
+    body, avals, weak, ys, y_tree = _trace_loop_body(
+        f, leaves, tree, names, [], post,
+        lambda pre, carry, post: (carry, None if no_xs else unflatten(xs_tree, post)), loc,
+        pair_out=True)
+    captured = _unify_captures([body])
+    n = len(leaves)
+    op = SCAN_OPS[1] if _has_effects(body.graph) else SCAN_OPS[0]
+    outs = bind(op, *_cast_weak(leaves, weak, avals), *xs_leaves, *captured,
+                body_graph=body.graph, length=length, n_carry=n, n_xs=len(xs_leaves))
+    return unflatten(tree, list(outs[:n])), unflatten(y_tree, list(outs[n:]))
