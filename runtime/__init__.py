@@ -29,6 +29,9 @@ from .ops.creation import (arange, asarray, astype, eye, full, full_like, linspa
                            ones_like, zeros, zeros_like)
 from .pytree import tree_map
 from . import nn, random, passes  # noqa: E402
+from .autodiff import (GradientTape, NoneGradientWarning, NotDifferentiableError, grad,  # noqa: E402
+                       stop_gradient, value_and_grad, vjp)
+from . import optim  # noqa: E402
 
 concatenate = concat
 array = asarray

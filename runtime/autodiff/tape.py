@@ -1,0 +1,371 @@
+"""The gradient tape: an interpreter that records ops on watched values, and the backward pass.
+
+`GradientTape` sits on the interpreter stack (runtime/core.py) above eager or tracing. Every op
+is handed down to the parent interpreter, which computes it; the tape only notes
+(op, inputs, params, outputs) when an input depends on a watched value. Dependence is tracked by
+object identity (`id`), so tensors need no wrapper and the eager hot path stays cheap; the
+records keep those objects alive, so an id can't be reused while the tape holds it.
+
+The backward pass walks the records in reverse and calls each op's vjp rules. The rules are
+written with runtime ops and run on whatever interpreter is current: eagerly they compute now,
+under `rt.function` they become nodes of the same graph (and are optimized with it), and under
+an outer tape they are recorded again, which is how second derivatives work.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from .. import core
+from ..core import Interpreter
+from ..errors import user_location
+from ..pytree import flatten, unflatten
+
+_EMPTY = frozenset()
+_NOPARAMS: dict = {}
+
+
+class NoneGradientWarning(UserWarning):
+    """A gradient came back None, most likely because the path from source to target was cut."""
+
+
+class NotDifferentiableError(TypeError):
+    """Asked for a gradient of, or with respect to, an integer or boolean value."""
+
+
+def is_inexact(x) -> bool:
+    dt = getattr(x, "dtype", None)
+    return dt is not None and dt.kind in "fc"
+
+
+# Tapes that want to hear when a tensor is turned into NumPy or a Python number (`.numpy()`,
+# `float(t)`, `np.asarray(t)`): such a conversion cuts the path the tape can follow.
+_LISTENING: list = []
+
+
+def note_escape(t, how: str) -> None:
+    """Called by Tensor when its value leaves the runtime; tapes tracking `t` remember where."""
+    for tape in _LISTENING:
+        if id(t) in tape._tracked:
+            tape._cuts.append((how, _type_str(t), user_location()))
+
+
+def _type_str(x) -> str:
+    from ..dtypes import short_type
+    shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+    if shape is None or dtype is None:
+        return type(x).__name__
+    return short_type(dtype, shape)
+
+
+class GradientTape(Interpreter):
+    """Record operations on watched tensors, then compute gradients (TensorFlow's shape of API).
+
+    >>> import runtime as rt
+    >>> w = rt.asarray([1.0, 2.0])
+    >>> with rt.GradientTape() as tape:
+    ...     tape.watch(w)
+    ...     loss = rt.sum(w * w)
+    >>> tape.gradient(loss, w)
+    Tensor([2., 4.], dtype=float64)
+
+    persistent=True allows several `gradient` calls. Tapes nest: a gradient computed while an
+    outer tape records is recorded too, so the outer tape differentiates it (higher order). It
+    works the same inside `rt.function`, where the backward pass becomes part of the graph.
+    """
+
+    def __init__(self, persistent: bool = False):
+        self.persistent = persistent
+        self._records: list | None = []
+        self._tracked: set = set()     # ids of watched values and of recorded outputs
+        self._ids = self._tracked      # what the hot path checks: _EMPTY while paused
+        self._watched: list = []       # keeps watched objects (and so their ids) alive
+        self._cuts: list = []          # (how, type, location) of tracked values that escaped
+        self._used = False
+        self._last_none: list = []
+        self._p = self._p1 = self._p2 = None
+
+    # -- the interpreter part (hot path: keep it short) -------------------------------------
+    def process(self, op, args, params):
+        out = self._p(op, args, params)
+        ids = self._ids
+        for a in args:
+            if id(a) in ids:
+                break
+        else:
+            return out
+        if op.nondiff:
+            return out
+        self._records.append((op, args, params, out))
+        if op.multiple_results:
+            for o in out:
+                ids.add(id(o))
+        else:
+            ids.add(id(out))
+        return out
+
+    def process1(self, op, x):
+        out = self._p1(op, x)
+        if id(x) in self._ids and not op.nondiff:
+            self._records.append((op, (x,), _NOPARAMS, out))
+            self._ids.add(id(out))
+        return out
+
+    def process2(self, op, x, y):
+        out = self._p2(op, x, y)
+        ids = self._ids
+        if (id(x) in ids or id(y) in ids) and not op.nondiff:
+            self._records.append((op, (x, y), _NOPARAMS, out))
+            ids.add(id(out))
+        return out
+
+    # -- context manager ---------------------------------------------------------------------
+    def __enter__(self):
+        if self._records is None:
+            raise RuntimeError("this GradientTape was already used for a gradient (it is not "
+                               "persistent): make a new tape, or use GradientTape(persistent=True)")
+        core.push_interpreter(self)
+        p = self.parent
+        self._p, self._p1, self._p2 = p.process, p.process1, p.process2
+        _LISTENING.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        core.pop_interpreter(self)
+        _LISTENING.remove(self)
+        return False
+
+    # -- user API ------------------------------------------------------------------------------
+    def watch(self, tensor) -> None:
+        """Track `tensor` (or every tensor in a list/tuple/dict of them) from now on."""
+        from ..surface import ArrayMethods
+        for t in flatten(tensor)[0]:
+            if not isinstance(t, ArrayMethods):
+                raise TypeError(
+                    f"tape.watch needs tensors, got {type(t).__name__}: the tape follows tensors, "
+                    "so make it one first (w = rt.asarray(w)) and use that tensor in the computation")
+            self._tracked.add(id(t))
+            self._watched.append(t)
+
+    def watched_count(self) -> int:
+        return len(self._watched)
+
+    class _Pause:
+        __slots__ = ("tape",)
+
+        def __init__(self, tape):
+            self.tape = tape
+
+        def __enter__(self):
+            self.tape._ids = _EMPTY
+
+        def __exit__(self, *exc):
+            self.tape._ids = self.tape._tracked
+
+    def stop_recording(self):
+        """Context manager: ops inside it are not recorded (their results are constants)."""
+        return GradientTape._Pause(self)
+
+    def reset(self) -> None:
+        """Forget everything recorded and watched."""
+        self._records = []
+        self._tracked.clear()
+        self._watched.clear()
+        self._cuts.clear()
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """d target / d sources, shaped like `sources` (a tensor, or a list/tuple/dict of them).
+
+        target: a tensor (or a list of them: their gradients add up); a non-scalar target is
+        treated as its sum unless `output_gradients` (same structure) says how to weigh it.
+        unconnected_gradients: "none" (default, as TensorFlow) gives None for a source the
+        target does not depend on; "zero" gives zeros. `tape.explain_none()` says why a
+        gradient was None.
+        """
+        if self._records is None:
+            raise RuntimeError("a non-persistent GradientTape can compute gradients only once; "
+                               "use GradientTape(persistent=True) to call gradient() again")
+        mode = getattr(unconnected_gradients, "value", unconnected_gradients)
+        if mode not in ("none", "zero"):
+            raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
+        src_leaves, src_def = flatten(sources)
+        tgt_leaves, _ = flatten(target)
+        if output_gradients is None:
+            og = [None] * len(tgt_leaves)
+        else:
+            og = flatten(output_gradients)[0]
+            if len(og) != len(tgt_leaves):
+                raise ValueError(f"output_gradients has {len(og)} tensors for {len(tgt_leaves)} targets")
+        for k, s in enumerate(src_leaves):
+            if not is_inexact(s):
+                raise NotDifferentiableError(
+                    f"source {k} is {_type_str(s)}: gradients exist only with respect to "
+                    f"floating-point tensors (integer and boolean values are not differentiable). "
+                    f"Cast it first (x = x.astype(rt.float64)) and use the cast tensor")
+        grads = self._gradient(tgt_leaves, src_leaves, og)
+        self._last_none = []
+        for k, g in enumerate(grads):
+            if g is None:
+                self._last_none.append(self._explain(k, src_leaves[k], tgt_leaves))
+                if mode == "zero":
+                    from ..ops.creation import zeros_like
+                    grads[k] = zeros_like(src_leaves[k])
+        if not self.persistent:
+            self._release()
+        loud = [why for why, warn in self._last_none if warn]
+        if loud and mode == "none":
+            warnings.warn("tape.gradient returned None:\n" + "\n".join(loud), NoneGradientWarning,
+                          stacklevel=2)
+        return unflatten(src_def, grads)
+
+    def explain_none(self) -> str:
+        """Why the last `gradient` call returned None for some sources (empty if it did not)."""
+        from ..function import Explanation
+        return Explanation("\n".join(why for why, _ in self._last_none))
+
+    # -- internals ---------------------------------------------------------------------------
+    def _release(self):
+        self._records = None
+        self._tracked = set()
+        self._ids = self._tracked
+        self._watched = []
+
+    def _gradient(self, targets, sources, out_grads):
+        from ..ops.creation import asarray, ones_like
+        seeds = []
+        for t, g in zip(targets, out_grads):
+            if id(t) not in self._tracked:
+                continue
+            if not is_inexact(t):
+                raise NotDifferentiableError(
+                    f"the target is {_type_str(t)}: integer and boolean results are not "
+                    "differentiable (comparisons, argmax/argmin, casts to int, floor_divide ...). "
+                    "Differentiate a floating-point value computed before them")
+            if g is None:
+                g = ones_like(t)
+            elif not hasattr(g, "shape"):
+                g = asarray(g)
+            seeds.append((t, g))
+        if not seeds:
+            return [None] * len(sources)
+        saved, self._ids = self._ids, _EMPTY   # don't record our own backward pass
+        try:
+            ct = backward(self._records, seeds, sources)
+        finally:
+            self._ids = saved
+        return [ct.get(id(s)) for s in sources]
+
+    def _explain(self, k, source, targets):
+        """(text, is_likely_a_mistake) for a None gradient of source k."""
+        what = f"source {k} ({_type_str(source)})"
+        cuts = "".join(f"\n    - a value computed from watched tensors ({t}) was converted by {how}"
+                       f"{f' at {loc}' if loc else ''}: the tape cannot follow NumPy arrays or "
+                       "Python numbers, so everything computed from it is a constant"
+                       for how, t, loc in self._cuts)
+        tgt_tracked = any(id(t) in self._tracked for t in targets)
+        if id(source) not in self._tracked:
+            return (f"  {what} was never watched: call tape.watch(x) inside the `with` block "
+                    "before computing with x (only watched tensors and values computed from them "
+                    "are recorded)." + cuts, True)
+        if not tgt_tracked:
+            kinds = ", ".join(sorted({type(t).__name__ for t in targets}))
+            why = (f"  {what}: the target ({kinds}) was not computed from any watched tensor while "
+                   "the tape was recording. Was it computed outside the `with` block, or from "
+                   "a Python number or NumPy array?")
+            return why + cuts, bool(self._cuts) or not all(hasattr(t, "shape") for t in targets)
+        return (f"  {what}: the target does not depend on it (the path between them is cut or "
+                "never existed)." + cuts, bool(self._cuts))
+
+
+def unbroadcast(g, x):
+    """Make cotangent `g` fit input `x`: sum the axes broadcasting added, cast to x's dtype.
+
+    Every vjp rule returns a cotangent shaped like the op's output (or broadcastable to the
+    input); this one helper turns it into one shaped and typed like the input.
+    """
+    from ..ops.creation import astype
+    from ..ops.movement import broadcast_to, reshape
+    from ..ops.reduction import sum as rsum
+    shape, gshape = x.shape, g.shape
+    if gshape != shape:
+        extra = len(gshape) - len(shape)
+        if extra < 0:
+            g = broadcast_to(g, shape)
+        else:
+            axes = tuple(range(extra)) + tuple(i + extra for i, d in enumerate(shape)
+                                               if d == 1 and gshape[i + extra] != 1)
+            if axes:
+                g = rsum(g, axis=axes)
+            if g.shape != shape:
+                g = reshape(g, shape)
+    if g.dtype != x.dtype:
+        g = astype(g, x.dtype)
+    return g
+
+
+def rule_for(op, i):
+    """The vjp rule of `op` for input i: a tuple entry, or (variadic ops such as concat) the
+    op's single vjp function with the input number bound. None: no gradient for that input."""
+    rules = op.vjp
+    if callable(rules):
+        return functools.partial(rules, i)
+    return rules[i] if i < len(rules) else None
+
+
+def backward(records, seeds, sources) -> dict:
+    """Reverse pass over `records`: id(value) -> cotangent, for `sources` (and what lies between).
+
+    Only records on a path from a source are replayed, and only inputs that depend on a source
+    get a cotangent, so gradients that nobody asked for are never computed.
+    """
+    from ..ops.creation import zeros_like
+    reach = {id(s) for s in sources}
+    wanted = set(reach)
+    live = []
+    for rec in records:
+        for a in rec[1]:
+            if id(a) in reach:
+                break
+        else:
+            continue
+        live.append(rec)
+        out = rec[3]
+        if rec[0].multiple_results:
+            reach.update(id(o) for o in out)
+        else:
+            reach.add(id(out))
+    ct: dict = {}
+    for t, g in seeds:
+        if id(t) in reach:
+            prev = ct.get(id(t))
+            ct[id(t)] = unbroadcast(g, t) if prev is None else prev + unbroadcast(g, t)
+    for op, args, params, out in reversed(live):
+        if op.multiple_results:
+            gs = [ct.get(id(o)) if id(o) in wanted else ct.pop(id(o), None) for o in out]
+            if all(g is None for g in gs) or not is_inexact(out[0]):
+                continue
+            g = tuple(zeros_like(o) if gi is None else gi for gi, o in zip(gs, out))
+        else:
+            g = ct.get(id(out)) if id(out) in wanted else ct.pop(id(out), None)
+            if g is None or not is_inexact(out):
+                continue
+        if op.vjp is None:
+            raise NotImplementedError(
+                f"no gradient rule (vjp) for op `{op.name}`: it is on the path from a watched "
+                f"value to the target. Add a vjp to its definition block in runtime/ops, or wrap "
+                f"its input in rt.stop_gradient if no gradient should flow through it")
+        for i, a in enumerate(args):
+            if id(a) not in reach or not is_inexact(a):
+                continue
+            rule = rule_for(op, i)
+            if rule is None:
+                continue
+            c = rule(g, out, *args, **params)
+            if c is None:
+                continue
+            c = unbroadcast(c, a)
+            prev = ct.get(id(a))
+            ct[id(a)] = c if prev is None else prev + c
+    return ct
