@@ -1,0 +1,82 @@
+"""Layer 3: every tutorial in notebooks/ executed top to bottom by a real kernel.
+
+A notebook passes when no output anywhere is an error (nbclient only raises for exceptions in a
+cell's code, not for ones inside display formatters, so every output is scanned) and it shows
+what it teaches: graphs drawn as SVG, widgets displayed with their final state, timing tables,
+a trained loss below a threshold. Cells the checks look at carry a tag in their metadata.
+"""
+import re
+import subprocess
+import sys
+import warnings
+
+import nbformat
+import pytest
+
+import nbtools
+from nbtools import errors, outputs, svgs, tagged, text, widget_model_ids, widget_states
+
+NOTEBOOKS = sorted(p.name for p in nbtools.NOTEBOOK_DIR.glob("*.ipynb"))
+SLOW_SECONDS = 60
+
+
+def test_tutorials_exist():
+    assert len(NOTEBOOKS) >= 1, f"no notebooks in {nbtools.NOTEBOOK_DIR}"
+
+
+def test_notebooks_are_built_from_their_sources():
+    """notebooks/*.ipynb are generated from notebooks/src/*.py; a hand edit to one side only
+    would make the two disagree."""
+    r = subprocess.run([sys.executable, str(nbtools.NOTEBOOK_DIR / "src" / "build.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_without_outputs(name):
+    nb = nbformat.read(nbtools.NOTEBOOK_DIR / name, as_version=4)
+    dirty = [i for i, c in enumerate(nbtools.code_cells(nb)) if c.outputs or c.execution_count]
+    assert not dirty, f"{name}: code cells {dirty} have outputs; clear them before committing"
+    assert "widgets" not in nb.metadata, f"{name}: saved widget state; clear it before committing"
+
+
+def test_kernel_runs_this_venv(jupyter_env):
+    """The kernel the notebooks run in is this interpreter, where eagermagic is installed."""
+    assert nbtools.kernel_python() == sys.executable
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_without_errors(executed, name):
+    nb, seconds = executed(name)
+    found = errors(nb)
+    assert not found, f"{name}: error outputs:\n" + "\n\n".join(found)
+    if seconds > SLOW_SECONDS:
+        warnings.warn(f"{name} took {seconds:.0f} s; tutorials should run in under a minute")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_shows_what_it_teaches(executed, name):
+    assert name in CHECKS, f"{name} has no content checks: add them to CHECKS in {__file__}"
+    nb, _ = executed(name)
+    CHECKS[name](nb)
+
+
+# -- per-notebook content checks ------------------------------------------------------------------
+
+def _widgets_displayed(nb, cells):
+    """Model ids of the widgets the cells display, each with saved state (the browser can draw it)."""
+    ids = widget_model_ids(outputs(cells))
+    assert ids, "no widget view displayed"
+    states = widget_states(nb)
+    lost = [i for i in ids if i not in states]
+    assert not lost, f"widget views without saved state (would show 'Error displaying widget'): {lost}"
+    return ids
+
+
+def _number_after(label, s):
+    m = re.search(label + r"\s*[:=]?\s*([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)", s)
+    assert m, f"{label!r} not found in:\n{s[:2000]}"
+    return float(m.group(1))
+
+
+CHECKS = {}
