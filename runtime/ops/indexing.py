@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core import Op, bind
 from ..errors import RuntimeOpError
+from ._util import checked, dummy
 
 
 class Slot(int):
@@ -89,6 +90,7 @@ getitem_op = Op(
     emit=lambda args, params: f"{args[0]}[{format_index(params['index'], args[1:]) or '()'}]")
 
 
+@checked("getitem")
 def getitem(x, idx):
     """`x[idx]` with NumPy's basic and advanced indexing."""
     template, arrays = split_index(idx)
@@ -113,6 +115,13 @@ def _update_abstract(x, v, *arrays, index, mode):
     vshape = getattr(v, "shape", ())
     if np.broadcast_shapes(np.shape(target), vshape) != np.shape(target):
         raise ValueError(f"cannot {mode} values of shape {vshape} into x[...] of shape {np.shape(target)}")
+    # NumPy's casting rules for the update, on one element (a Python scalar stays weak):
+    # `set` casts unsafely, the ufunc modes only 'same_kind' (float into an int array fails)
+    probe, val = np.zeros(1, x.dtype), dummy(v)
+    if mode == "set":
+        probe[0] = val
+    else:
+        _UFUNC_AT[mode].at(probe, 0, val)
     return x.shape, x.dtype
 
 
@@ -136,6 +145,7 @@ class _AtRef:
     def __init__(self, x, idx):
         self._x, self._idx = x, idx
 
+    @checked("index_update")
     def _apply(self, v, mode):
         template, arrays = split_index(self._idx)
         return bind(index_update_op, self._x, v, *arrays, index=template, mode=mode)

@@ -1,6 +1,8 @@
 """Reductions (sum, mean, max, ...) and cumulative sums, with Array API `axis` / `keepdims`."""
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ..core import Op, bind
@@ -23,7 +25,7 @@ def _reduction(name, np_fn, **extra):
         if name in ("max", "min", "argmax", "argmin") and axis is None and 0 in x.shape:
             raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
         if axis is not None and name in ("max", "min", "argmax", "argmin"):
-            if any(x.shape[a] == 0 for a in axis):
+            if builtins.any(x.shape[a] == 0 for a in axis):   # `any` below is rt.any
                 raise ValueError(f"zero-size axis in reduction {name} which has no identity")
         return _reduced_shape(x.shape, axis, keepdims), dtype_of(np_fn, x, **kw)
 
@@ -41,9 +43,9 @@ any_op = _reduction("any", np.any, nondiff=True)
 var_op = _reduction("var", np.var)
 std_op = _reduction("std", np.std)
 # argmax/argmin reduce one axis (or all, flattened); params keep the tuple form for uniformity.
-argmax_op = _reduction("argmax", lambda x, axis, keepdims: np.argmax(
+argmax_op = _reduction("argmax", lambda x, axis=None, keepdims=False: np.argmax(
     x, axis=None if axis is None else axis[0], keepdims=keepdims), nondiff=True)
-argmin_op = _reduction("argmin", lambda x, axis, keepdims: np.argmin(
+argmin_op = _reduction("argmin", lambda x, axis=None, keepdims=False: np.argmin(
     x, axis=None if axis is None else axis[0], keepdims=keepdims), nondiff=True)
 
 
