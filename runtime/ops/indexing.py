@@ -84,9 +84,16 @@ def format_index(template, arg_exprs) -> str:
     return ", ".join(parts) if len(parts) != 1 else parts[0] + ("," if parts[0] == "" else "")
 
 
+def _getitem_vjp(g, out, x, *arrays, index):
+    # scatter g into zeros shaped like x; with integer index arrays repeated positions add up
+    from .creation import zeros_like
+    mode = "add" if any(np.dtype(a.dtype) != np.bool_ for a in arrays) else "set"
+    return bind(index_update_op, zeros_like(x, dtype=g.dtype), g, *arrays, index=index, mode=mode)
+
+
 getitem_op = Op(
     "getitem", lambda x, *arrays, index: x[_fill(index, arrays)], _getitem_abstract,
-    movement=True,
+    movement=True, vjp=(_getitem_vjp,),
     emit=lambda args, params: f"{args[0]}[{format_index(params['index'], args[1:]) or '()'}]")
 
 
@@ -125,7 +132,30 @@ def _update_abstract(x, v, *arrays, index, mode):
     return x.shape, x.dtype
 
 
-index_update_op = Op("index_update", _update_impl, _update_abstract)
+def _update_vjp_x(g, out, x, v, *arrays, index, mode):
+    from .elementwise import equal, where
+    if mode == "add":
+        return g
+    if mode == "set":         # the overwritten positions no longer depend on x
+        return bind(index_update_op, g, 0.0, *arrays, index=index, mode="set")
+    if mode == "multiply":
+        return bind(index_update_op, g, v, *arrays, index=index, mode="multiply")
+    return where(equal(out, x), g, 0.0)        # min/max: where x is still the result
+
+
+def _update_vjp_v(g, out, x, v, *arrays, index, mode):
+    # exact for indices without repeats (with repeats, `set` keeps only one write)
+    from .elementwise import equal, where
+    gv = bind(getitem_op, g, *arrays, index=index)
+    if mode in ("add", "set"):
+        return gv
+    if mode == "multiply":
+        return gv * bind(getitem_op, x, *arrays, index=index)
+    return where(equal(bind(getitem_op, out, *arrays, index=index), v), gv, 0.0)
+
+
+index_update_op = Op("index_update", _update_impl, _update_abstract,
+                     vjp=(_update_vjp_x, _update_vjp_v))
 
 
 class _AtIndexer:

@@ -23,7 +23,33 @@ def _matmul_abstract(a, b):
     return shape, dtype
 
 
-matmul_op = Op("matmul", np.matmul, _matmul_abstract)
+def _matmul_vjp_a(g, out, a, b):
+    # 1-D operands are promoted to matrices (a: (1, k), b: (k, 1)) so one formula serves all;
+    # batch axes that broadcasting added are summed away by the autodiff code.
+    from .movement import reshape
+    if a.ndim == 1 and b.ndim == 1:
+        return g * b
+    b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
+    g2 = g if b.ndim > 1 else reshape(g, g.shape + (1,))
+    if a.ndim == 1:
+        g2 = reshape(g2, g2.shape[:-2] + (1, g2.shape[-1]))
+    ga = matmul(g2, matrix_transpose(b2))
+    return reshape(ga, ga.shape[:-2] + (ga.shape[-1],)) if a.ndim == 1 else ga
+
+
+def _matmul_vjp_b(g, out, a, b):
+    from .movement import reshape
+    if a.ndim == 1 and b.ndim == 1:
+        return g * a
+    a2 = reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
+    g2 = g if a.ndim > 1 else reshape(g, g.shape[:-1] + (1, g.shape[-1]))
+    if b.ndim == 1:
+        g2 = reshape(g2, g2.shape + (1,))
+    gb = matmul(matrix_transpose(a2), g2)
+    return reshape(gb, gb.shape[:-1]) if b.ndim == 1 else gb
+
+
+matmul_op = Op("matmul", np.matmul, _matmul_abstract, vjp=(_matmul_vjp_a, _matmul_vjp_b))
 
 
 def matmul(x1, x2, /):

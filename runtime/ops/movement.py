@@ -20,8 +20,12 @@ def _aval(x):
 
 # --- reshape ---------------------------------------------------------------------------------
 
+def _reshape_vjp(g, out, x, shape):
+    return bind(reshape_op, g, shape=tuple(x.shape))
+
+
 reshape_op = Op("reshape", lambda x, shape: np.reshape(x, shape),
-                lambda x, shape: (shape, x.dtype), movement=True)
+                lambda x, shape: (shape, x.dtype), movement=True, vjp=(_reshape_vjp,))
 
 
 def _resolve_shape(old, new):
@@ -81,8 +85,13 @@ def squeeze(x, /, axis=None):
 
 # --- permute ---------------------------------------------------------------------------------
 
+def _permute_vjp(g, out, x, axes):
+    return bind(permute_dims_op, g, axes=tuple(int(i) for i in np.argsort(axes)))
+
+
 permute_dims_op = Op("permute_dims", lambda x, axes: np.transpose(x, axes),
-                     lambda x, axes: (tuple(x.shape[a] for a in axes), x.dtype), movement=True)
+                     lambda x, axes: (tuple(x.shape[a] for a in axes), x.dtype), movement=True,
+                     vjp=(_permute_vjp,))
 
 
 @checked("permute_dims")
@@ -130,7 +139,8 @@ def _broadcast_abstract(x, shape):
 
 
 broadcast_to_op = Op("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
-                     _broadcast_abstract, movement=True)
+                     _broadcast_abstract, movement=True,
+                     vjp=(lambda g, out, x, shape: g,))   # the autodiff code sums the copies
 
 
 @checked("broadcast_to")
@@ -164,8 +174,15 @@ def _concat_abstract(*xs, axis):
     return tuple(shape), dtype
 
 
+def _concat_vjp(i, g, out, *xs, axis):
+    # variadic: one rule for every input, told which input it is (see autodiff.tape.rule_for)
+    from .indexing import getitem
+    start = sum(x.shape[axis] for x in xs[:i])
+    return getitem(g, (slice(None),) * axis + (slice(start, start + xs[i].shape[axis]),))
+
+
 concat_op = Op("concat", lambda *xs, axis: np.concatenate(xs, axis=axis), _concat_abstract,
-               movement=True)
+               movement=True, vjp=_concat_vjp)
 
 
 @checked("concat")
@@ -208,8 +225,13 @@ def _split_abstract(x, indices, axis):
     return outs
 
 
+def _split_vjp(gs, outs, x, indices, axis):
+    # multiple results: gs has one cotangent per piece (zeros where a piece was unused)
+    return concat(list(gs), axis=axis)
+
+
 split_op = Op("split", lambda x, indices, axis: tuple(np.split(x, indices, axis=axis)),
-              _split_abstract, movement=True, multiple_results=True)
+              _split_abstract, movement=True, multiple_results=True, vjp=(_split_vjp,))
 
 
 @checked("split")
@@ -231,7 +253,7 @@ def split(x, indices_or_sections, /, axis=0):
 # --- flip / pad / tile / repeat --------------------------------------------------------------
 
 flip_op = Op("flip", lambda x, axis: np.flip(x, axis), lambda x, axis: (x.shape, x.dtype),
-             movement=True)
+             movement=True, vjp=(lambda g, out, x, axis: bind(flip_op, g, axis=axis),))
 
 
 @checked("flip")
@@ -247,8 +269,14 @@ def _pad_abstract(x, pad_width, constant_values):
     return shape, dtype_of(lambda a: np.pad(np.reshape(a, (1,)), 0, constant_values=constant_values), x)
 
 
+def _pad_vjp(g, out, x, pad_width, constant_values):
+    from .indexing import getitem
+    return getitem(g, tuple(slice(lo, lo + d) for d, (lo, _) in zip(x.shape, pad_width)))
+
+
 pad_op = Op("pad", lambda x, pad_width, constant_values: np.pad(
-    x, pad_width, mode="constant", constant_values=constant_values), _pad_abstract, movement=True)
+    x, pad_width, mode="constant", constant_values=constant_values), _pad_abstract, movement=True,
+    vjp=(_pad_vjp,))
 
 
 @checked("pad")

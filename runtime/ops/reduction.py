@@ -33,15 +33,62 @@ def _reduction(name, np_fn, **extra):
     return Op(name, impl, abstract_eval, reduction=True, **extra)
 
 
-sum_op = _reduction("sum", np.sum)
-prod_op = _reduction("prod", np.prod)
-mean_op = _reduction("mean", np.mean)
-max_op = _reduction("max", np.max)
-min_op = _reduction("min", np.min)
+# -- gradient rules: (g, out, x, axis, keepdims) -> dx. `_kept` puts the reduced axes back as
+# size 1 so g broadcasts against x (the autodiff code sums/broadcasts nothing else for us).
+
+def _kept(g, x, axis, keepdims):
+    if keepdims:
+        return g
+    from .movement import reshape
+    return reshape(g, _reduced_shape(x.shape, axis, True))
+
+
+def _count(x, axis):
+    return int(np.prod([x.shape[a] for a in axis] if axis is not None else x.shape))
+
+
+def _sum_vjp(g, out, x, axis=None, keepdims=False):
+    from .movement import broadcast_to
+    return broadcast_to(_kept(g, x, axis, keepdims), x.shape)
+
+
+def _mean_vjp(g, out, x, axis=None, keepdims=False):
+    from .movement import broadcast_to
+    return broadcast_to(_kept(g, x, axis, keepdims) / float(builtins.max(_count(x, axis), 1)), x.shape)
+
+
+def _prod_vjp(g, out, x, axis=None, keepdims=False):
+    # out / x, as HIPS autograd does: exact away from zeros in x (nan where x == 0)
+    return _kept(g * out, x, axis, keepdims) / x
+
+
+def _chooser_vjp(g, out, x, axis=None, keepdims=False):
+    # max/min: the gradient goes to the elements equal to the result, split evenly on ties
+    from .creation import astype
+    from .elementwise import equal
+    mask = astype(equal(x, _kept(out, x, axis, keepdims)), g.dtype)
+    return _kept(g, x, axis, keepdims) * mask / sum(mask, axis=axis, keepdims=True)
+
+
+def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
+    d = x - mean(x, axis=axis, keepdims=True)
+    return _kept(g, x, axis, keepdims) * d * (2.0 / (_count(x, axis) - ddof))
+
+
+def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
+    d = x - mean(x, axis=axis, keepdims=True)
+    return _kept(g / out, x, axis, keepdims) * d * (1.0 / (_count(x, axis) - ddof))
+
+
+sum_op = _reduction("sum", np.sum, vjp=(_sum_vjp,))
+prod_op = _reduction("prod", np.prod, vjp=(_prod_vjp,))
+mean_op = _reduction("mean", np.mean, vjp=(_mean_vjp,))
+max_op = _reduction("max", np.max, vjp=(_chooser_vjp,))
+min_op = _reduction("min", np.min, vjp=(_chooser_vjp,))
 all_op = _reduction("all", np.all, nondiff=True)
 any_op = _reduction("any", np.any, nondiff=True)
-var_op = _reduction("var", np.var)
-std_op = _reduction("std", np.std)
+var_op = _reduction("var", np.var, vjp=(_var_vjp,))
+std_op = _reduction("std", np.std, vjp=(_std_vjp,))
 # argmax/argmin reduce one axis (or all, flattened); params keep the tuple form for uniformity.
 argmax_op = _reduction("argmax", lambda x, axis=None, keepdims=False: np.argmax(
     x, axis=None if axis is None else axis[0], keepdims=keepdims), nondiff=True)
@@ -102,7 +149,16 @@ def _cumsum_abstract(x, axis):
     return shape, dtype_of(np.cumsum, x)
 
 
-cumsum_op = Op("cumsum", lambda x, axis: np.cumsum(x, axis=axis), _cumsum_abstract)
+def _cumsum_vjp(g, out, x, axis):
+    # each input adds to every later output: a reversed running sum of g
+    from .movement import flip, reshape
+    ax = 0 if axis is None else axis
+    r = flip(cumsum(flip(g, axis=ax), axis=ax), axis=ax)
+    return reshape(r, x.shape) if axis is None else r
+
+
+cumsum_op = Op("cumsum", lambda x, axis: np.cumsum(x, axis=axis), _cumsum_abstract,
+               vjp=(_cumsum_vjp,))
 
 
 @checked("cumsum")
