@@ -12,6 +12,15 @@ _new = object.__new__
 _ndarray = np.ndarray
 _PASS_THROUGH = (int, float, bool, complex, np.ndarray, np.generic)
 
+# hook(tensor, how) for each value that leaves the runtime as NumPy or a Python number: a
+# gradient tape notes it, since such a conversion cuts the path gradients can follow.
+ESCAPE_HOOKS: list = []
+
+
+def _escape(t, how):
+    for hook in ESCAPE_HOOKS:
+        hook(t, how)
+
 
 class Tensor(ArrayMethods):
     """An immutable n-dimensional array that runs each op at once (eager mode).
@@ -36,17 +45,25 @@ class Tensor(ArrayMethods):
 
     def numpy(self) -> np.ndarray:
         """The values as a read-only NumPy array (no copy; `.copy()` it to get a writable one)."""
+        if ESCAPE_HOOKS:
+            _escape(self, ".numpy()")
         v = self._v.view()
         v.flags.writeable = False
         return v
 
     def item(self):
+        if ESCAPE_HOOKS:
+            _escape(self, ".item()")
         return self._v.item()
 
     def tolist(self):
+        if ESCAPE_HOOKS:
+            _escape(self, ".tolist()")
         return self._v.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if ESCAPE_HOOKS:
+            _escape(self, "np.asarray() (or another NumPy call)")
         v = self._v
         if dtype is not None and np.dtype(dtype) != v.dtype:
             return v.astype(dtype)
@@ -56,9 +73,13 @@ class Tensor(ArrayMethods):
         return bool(self._v)
 
     def __int__(self):
+        if ESCAPE_HOOKS:
+            _escape(self, "int()")
         return int(self._v)
 
     def __float__(self):
+        if ESCAPE_HOOKS:
+            _escape(self, "float()")
         return float(self._v)
 
     def __complex__(self):
