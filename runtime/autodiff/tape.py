@@ -22,6 +22,7 @@ from .. import core
 from ..core import Interpreter
 from ..errors import user_location
 from ..pytree import flatten, unflatten
+from ..tensor import ESCAPE_HOOKS
 
 _EMPTY = frozenset()
 _NOPARAMS: dict = {}
@@ -129,12 +130,16 @@ class GradientTape(Interpreter):
         core.push_interpreter(self)
         p = self.parent
         self._p, self._p1, self._p2 = p.process, p.process1, p.process2
+        if not _LISTENING:
+            ESCAPE_HOOKS.append(note_escape)
         _LISTENING.append(self)
         return self
 
     def __exit__(self, *exc):
         core.pop_interpreter(self)
         _LISTENING.remove(self)
+        if not _LISTENING and note_escape in ESCAPE_HOOKS:
+            ESCAPE_HOOKS.remove(note_escape)
         return False
 
     # -- user API ------------------------------------------------------------------------------
@@ -206,9 +211,10 @@ class GradientTape(Interpreter):
                     f"Cast it first (x = x.astype(rt.float64)) and use the cast tensor")
         grads = self._gradient(tgt_leaves, src_leaves, og)
         self._last_none = []
+        names = _source_names(sources)
         for k, g in enumerate(grads):
             if g is None:
-                self._last_none.append(self._explain(k, src_leaves[k], tgt_leaves))
+                self._last_none.append(self._explain(names[k], src_leaves[k], tgt_leaves))
                 if mode == "zero":
                     from ..ops.creation import zeros_like
                     grads[k] = zeros_like(src_leaves[k])
@@ -257,9 +263,9 @@ class GradientTape(Interpreter):
             self._ids = saved
         return [ct.get(id(s)) for s in sources]
 
-    def _explain(self, k, source, targets):
-        """(text, is_likely_a_mistake) for a None gradient of source k."""
-        what = f"source {k} ({_type_str(source)})"
+    def _explain(self, name, source, targets):
+        """(text, is_likely_a_mistake) for a None gradient of the source called `name`."""
+        what = f"{name} ({_type_str(source)})"
         cuts = "".join(f"\n    - a value computed from watched tensors ({t}) was converted by {how}"
                        f"{f' at {loc}' if loc else ''}: the tape cannot follow NumPy arrays or "
                        "Python numbers, so everything computed from it is a constant"
@@ -277,6 +283,16 @@ class GradientTape(Interpreter):
             return why + cuts, bool(self._cuts) or not all(hasattr(t, "shape") for t in targets)
         return (f"  {what}: the target does not depend on it (the path between them is cut or "
                 "never existed)." + cuts, bool(self._cuts))
+
+
+def _source_names(sources) -> list:
+    """'the source', or 'source [1]' / "source ['b']" ... for each leaf of `sources`."""
+    from ..pytree import leaf_paths
+    paths = leaf_paths(sources)
+    if paths == [""]:
+        return ["the source"]
+    return ["source " + "".join(f"[{int(p)}]" if p.isdigit() else f"[{p!r}]"
+                                for p in path.split("_")[1:]) for path in paths]
 
 
 def unbroadcast(g, x):
