@@ -274,8 +274,8 @@ def _pad_vjp(g, out, x, pad_width, constant_values):
     return getitem(g, tuple(slice(lo, lo + d) for d, (lo, _) in zip(x.shape, pad_width)))
 
 
-pad_op = Op("pad", lambda x, pad_width, constant_values: np.pad(
-    x, pad_width, mode="constant", constant_values=constant_values), _pad_abstract, movement=True,
+pad_op = Op("pad", lambda x, pad_width, constant_values: np.pad(   # `or 0`: np.pad rejects () for 0-d
+    x, pad_width or 0, mode="constant", constant_values=constant_values), _pad_abstract, movement=True,
     vjp=(_pad_vjp,))
 
 
@@ -285,7 +285,8 @@ def pad(x, /, pad_width, mode="constant", constant_values=0):
     x = _aval(x)
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
-    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    pw = np.asarray(pad_width, dtype=np.int64)
+    pw = np.broadcast_to(pw, (x.ndim, 2)) if x.ndim else np.zeros((0, 2), np.int64)  # 0-d: nothing to pad
     if (pw < 0).any():
         raise ValueError(f"pad: widths must be non-negative, got {pad_width!r}")
     pw = tuple((int(lo), int(hi)) for lo, hi in pw)
