@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from .codegen_fused import emit_fused
 from .errors import RuntimeOpError
 from .graph import Graph
 
@@ -70,13 +71,50 @@ def _ident(name: str) -> str:
     return s
 
 
+def _node_line(n, args, names, printed, plan, fresh, glb):
+    """One node as one line of source; -> (line, names of donor buffers it wrote into)."""
+    op = n.op
+    params = {}
+    for key, p in n.params.items():
+        if _literal(p) or isinstance(p, np.dtype):
+            params[key] = repr(p)
+        else:
+            pname = fresh(f"{op.name}_{key}")
+            glb[pname] = p
+            params[key] = pname
+    reused = []
+    if n.outputs and n.out in plan:          # memory planning: write into a dead buffer
+        glb[op.name] = op.impl
+        reused.append(names[plan[n.out]])
+        expr = f"{op.name}({', '.join(args)}, out={names[plan[n.out]]})"
+    elif op.emit is None:
+        glb[op.name] = op.impl
+        expr = f"{op.name}({', '.join(args + [f'{a}={b}' for a, b in params.items()])})"
+    elif callable(op.emit):
+        glb[op.name] = op.impl
+        expr = op.emit(args, n.params)
+    else:
+        expr = op.emit.format(*args, **params)
+    outs = []
+    for v in n.outputs:
+        names[v] = fresh(printed[v])
+        outs.append(names[v])
+    lhs = ", ".join(outs) + ("," if op.multiple_results and len(outs) == 1 else "")  # unpack 1-tuples
+    line = f"    {lhs} = {expr}"
+    if n.loc is not None:
+        line = f"{line:<56}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
+    return line, reused
+
+
 def generate(graph: Graph, fname: str = "f"):
     """-> (source, globals, line_nodes)."""
-    glb: dict = {"dtype": np.dtype, "inf": float("inf"), "nan": float("nan")}
+    glb: dict = {"dtype": np.dtype, "inf": float("inf"), "nan": float("nan"), "empty": np.empty}
     used = set(glb)
     for n in graph.nodes:
         if n.op.name != "const":
             used.add(n.op.name)
+        if n.op.name == "fused":
+            used.update(m.op.name for m in n.params["body"].nodes)
     names: dict = {}
 
     def fresh(base):
@@ -99,6 +137,8 @@ def generate(graph: Graph, fname: str = "f"):
         for v in n.inputs:
             last_use[v] = i
     outputs = set(graph.outputs)
+    plan = getattr(graph, "memory_plan", None) or {}     # value -> donor whose array it reuses
+    donors = set(plan.values())
 
     body, line_nodes = [], {}
     for i, n in enumerate(graph.nodes):
@@ -112,36 +152,19 @@ def generate(graph: Graph, fname: str = "f"):
             glb[cname] = val
             continue
         args = [names[v] for v in n.inputs]
-        params = {}
-        for key, p in n.params.items():
-            if _literal(p) or isinstance(p, np.dtype):
-                params[key] = repr(p)
-            else:
-                pname = fresh(f"{op.name}_{key}")
-                glb[pname] = p
-                params[key] = pname
-        if op.emit is None:
-            glb[op.name] = op.impl
-            expr = f"{op.name}({', '.join(args + [f'{a}={b}' for a, b in params.items()])})"
-        elif callable(op.emit):
-            glb[op.name] = op.impl
-            expr = op.emit(args, n.params)
+        if op.name == "fused":
+            outs = [fresh(printed[v]) for v in n.outputs]
+            bufs = [names[plan[v]] if v in plan else None for v in n.outputs]
+            body.extend(emit_fused(n, args, outs, bufs, fresh, glb, _literal))
+            names.update(zip(n.outputs, outs))
+            reused = [names[plan[v]] for v in n.outputs if v in plan]
         else:
-            expr = op.emit.format(*args, **params)
-        outs = []
-        for v in n.outputs:
-            names[v] = fresh(printed[v])
-            outs.append(names[v])
-        if not outs:                 # a side effect with no result (rt.print)
-            line = f"    {expr}"
-        else:                        # `a, = f()` unpacks a one-element tuple of a multi-result op
-            line = f"    {', '.join(outs)}{',' if op.multiple_results and len(outs) == 1 else ''} = {expr}"
-        if n.loc is not None:
-            line = f"{line:<56}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
-        body.append((line, n))
+            line, reused = _node_line(n, args, names, printed, plan, fresh, glb)
+            body.append((line, n))
         dead = [names[v] for v in n.inputs
                 if last_use.get(v) == i and v.node is not None and v not in outputs
-                and v.nbytes >= FREE_AFTER_BYTES and v.node.op.name != "const"]
+                and v.nbytes >= FREE_AFTER_BYTES and v.node.op.name != "const" and v not in donors]
+        dead += [r for r in reused if r not in dead]      # the buffer lives on under its new name
         if dead:
             body.append((f"    del {', '.join(dict.fromkeys(dead))}", None))
 

@@ -1,7 +1,26 @@
 """The optimizer: a pipeline of small passes, each `Graph -> (Graph, changes)` in its own file.
 
-`optimize(graph, passes)` runs them in order and returns the new graph with one PassReport per
-pass (what changed, node counts, bytes of intermediates, time), which the front end shows.
+`optimize(graph, passes)` copies the graph (the traced graph stays as traced), runs the passes in
+order and returns the new graph with one PassReport per pass (what changed, node counts, bytes of
+intermediates, time), which the front end shows (`f.lower(*args).reports`, `f.passes_for(...)`).
+
+The default pipeline, in order (each can be left out: `rt.function(f, passes=[...])`):
+  fold      constant folding (never random or side-effect ops; results up to 64K elements)
+  simplify  algebraic simplification and strength reduction (simplify.py lists every rewrite,
+            exact and inexact, with its measured error)
+  cse       common subexpression elimination (never merges random or side-effect ops)
+  dce       dead code elimination (never drops side-effect ops)
+  fuse      elementwise fusion + chunked execution
+  memory    liveness-based buffer reuse with out= (memory.py); honours donate_argnames
+
+How fused groups look in the optimized graph (for printing and for drawing clusters): a group is
+ONE node whose op is `fused` (`node.op.name == "fused"`). Its params are
+  body:       a Graph holding the group's nodes (each with its own source location), whose inputs
+              correspond one to one to the fused node's inputs and whose outputs to its outputs;
+  block_rows: how many rows (along axis 0) one block of the generated loop processes.
+`print(graph)` shows the fused node followed by its body, indented. Codegen turns the node into one
+loop over row blocks with reusable scratch buffers (runtime/codegen_fused.py).
+The memory plan is stored as `graph.memory_plan = {value: donor value}` (see memory.py).
 """
 from __future__ import annotations
 
@@ -10,10 +29,19 @@ from dataclasses import dataclass, field
 
 from ..graph import Graph
 
+from ._rewrite import copy_graph
+from .cse import cse
+from .dce import dce
+from .fold import fold
+from .fusion import fuse
+from .memory import memory
+from .simplify import simplify
+
 # name -> pass function, in pipeline order. Passes register here by being listed, not by import
 # side effects, so the pipeline reads top to bottom.
-PASSES: dict = {}
-DEFAULT_PIPELINE: tuple = ()
+PASSES: dict = {"fold": fold, "simplify": simplify, "cse": cse, "dce": dce, "fuse": fuse,
+                "memory": memory}
+DEFAULT_PIPELINE: tuple = ("fold", "simplify", "cse", "dce", "fuse", "memory")
 
 
 @dataclass
@@ -28,13 +56,41 @@ class PassReport:
 
     def __str__(self):
         what = ", ".join(f"{k}: {v}" for k, v in self.changes.items()) or "no change"
-        return (f"{self.name:<14} {self.nodes_before:>5} -> {self.nodes_after:<5} nodes  "
-                f"{self.ms:7.2f} ms  {what}")
+        return (f"{self.name:<9} {self.nodes_before:>5} -> {self.nodes_after:<5} nodes  "
+                f"{_mb(self.bytes_before):>9} -> {_mb(self.bytes_after):<9} intermediates  "
+                f"{self.ms:6.2f} ms  {what}")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
 def intermediate_bytes(graph: Graph) -> int:
-    """Bytes of every value a node produces (an upper bound on what the graph allocates)."""
-    return sum(v.nbytes for n in graph.nodes if n.op.name != "const" for v in n.outputs)
+    """Bytes the graph allocates for values its nodes produce (an upper bound): every output,
+    except those written into a reused buffer, plus the block-sized scratch of fused groups."""
+    plan = getattr(graph, "memory_plan", None) or {}
+    total = 0
+    for n in graph.nodes:
+        if n.op.name == "const":
+            continue
+        total += sum(v.nbytes for v in n.outputs if v not in plan)
+        if n.op.name == "fused":
+            body, rows = n.params["body"], n.params["block_rows"]
+            outs = set(body.outputs)
+            total += sum(v.nbytes // max(1, v.shape[0]) * rows for m in body.nodes
+                         if m.op.name != "const" for v in m.outputs if v not in outs)
+    return total
+
+
+def describe() -> str:
+    """The passes, default pipeline first, with the first line of each one's documentation."""
+    import sys
+    lines = []
+    for name, fn in PASSES.items():
+        doc = (sys.modules[fn.__module__].__doc__ or "").strip().splitlines()[0]
+        on = "on " if name in DEFAULT_PIPELINE else "off"
+        lines.append(f"{name:<9} {on}  {doc}")
+    return "\n".join(lines)
 
 
 def resolve(passes) -> list:
@@ -48,11 +104,23 @@ def resolve(passes) -> list:
     return names
 
 
-def optimize(graph: Graph, passes=None, verify: bool = False):
-    """Run the pipeline; returns (graph, [PassReport])."""
+def optimize(graph: Graph, passes=None, verify: bool = False, donated=()):
+    """Run the pipeline on a copy of `graph`; returns (graph, [PassReport]).
+
+    `donated`: names of graph inputs whose arrays the caller gives up (memory planning may write
+    into them). `verify=True` checks the graph after every pass (the tests do).
+
+    >>> g, reports = optimize(traced_graph)               # doctest: +SKIP
+    >>> print("\n".join(map(str, reports)))              # doctest: +SKIP
+    """
+    names = resolve(passes)
+    graph = copy_graph(graph)
+    graph.donated = [v for v in graph.inputs if v.name in set(donated)]
     reports = []
-    for name in resolve(passes):
+    for name in names:
         before_n, before_b = len(graph.nodes), intermediate_bytes(graph)
+        if name != "memory":
+            graph.memory_plan = None        # a plan made before this pass may name removed values
         t0 = time.perf_counter()
         graph, changes = PASSES[name](graph)
         ms = (time.perf_counter() - t0) * 1e3

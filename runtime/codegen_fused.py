@@ -1,0 +1,157 @@
+"""Codegen for a `fused` node: one Python loop over row blocks, one line per op, every op writing
+with `out=` into scratch buffers that are allocated once and reused across blocks, so no
+intermediate ever exists at full size. The group's outputs are written block by block into
+their full-size arrays.
+
+    v9 = empty((10000000,), float32)                   # a group output
+    s0 = empty((65536,), float32)                      # scratch, reused in every block
+    for lo in range(0, 10000000, 65536):
+        hi = lo + 65536
+        if hi > 10000000:                              # the last, shorter block
+            hi = 10000000
+            s0 = s0[:hi - lo]
+        x_ = x[lo:hi]
+        multiply(x_, x_, out=s0)                       # gelu.py:5
+        ...
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# reductions whose NumPy function takes out= and computes exactly as without it (mean, var and
+# std of float16 accumulate differently with out=, so they assign instead)
+_OUT_REDUCTIONS = {"sum", "prod", "max", "min", "all", "any"}
+
+
+def _ufunc(n) -> bool:
+    return (isinstance(n.op.impl, np.ufunc) and n.op.impl.nout == 1 and not n.params
+            and n.op.elementwise)
+
+
+def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, indent="    "):
+    """-> list of (source line, node or None). `out_buffers[i]` names an array to write output i
+    into (memory planning), or None to allocate one."""
+    body = node.params["body"]
+    B = node.params["block_rows"]
+    first = next(n for n in body.nodes if n.op.name != "const")
+    loop = first.inputs[0] if first.op.reduction else first.out
+    D, lead = loop.ndim, loop.shape[0]     # every value in the group has D dims and `lead` rows
+
+    def aligned(v):
+        return v.ndim == D and v.shape[0] == lead
+
+    lines = []
+    ops = [n for n in body.nodes if n.op.name != "const"]
+    lines.append((f"{indent}# fused group: {len(ops)} ops ({', '.join(dict.fromkeys(n.op.name for n in ops))}) "
+                  f"in blocks of {B} rows of {lead}", None))
+    names: dict = {}
+    outs = dict(zip(body.outputs, out_names))
+    for v, name, buf in zip(body.outputs, out_names, out_buffers):
+        if buf is not None:
+            lines.append((f"{indent}{name} = {buf}", None))
+        else:
+            glb.setdefault("empty", np.empty)
+            lines.append((f"{indent}{name} = empty({v.shape!r}, {_dt(v.dtype)})", None))
+
+    # scratch buffers: liveness inside the body, reused by (row shape, dtype)
+    last_use: dict = {}
+    for i, n in enumerate(body.nodes):
+        for v in n.inputs:
+            last_use[v] = i
+    body_out_set = set(body.outputs)
+    scratch_of: dict = {}
+    free: dict = {}
+    scratch: list = []           # (name, row shape, dtype)
+    plan = []                    # per node: destination kind
+    for i, n in enumerate(body.nodes):
+        if n.op.name == "const":
+            plan.append(None)
+            continue
+        for v in n.inputs:       # dying inputs first, so an op may write in place
+            if last_use.get(v) == i and v in scratch_of:
+                free.setdefault((v.shape[1:], v.dtype), []).append(scratch_of[v])
+        v = n.out
+        if v in body_out_set or not (_ufunc(n) or (n.op.reduction and n.op.name in _OUT_REDUCTIONS)):
+            plan.append(None)
+            continue
+        key = (v.shape[1:], v.dtype)
+        if free.get(key):
+            s = free[key].pop()
+        else:
+            s = fresh(f"s{len(scratch)}")
+            scratch.append((s, v.shape[1:], v.dtype))
+        scratch_of[v] = s
+        plan.append(s)
+        if last_use.get(v) is None:       # dead inside the body (cannot happen after dce)
+            free.setdefault(key, []).append(s)
+    glb.setdefault("empty", np.empty)
+    for s, tail, dt in scratch:
+        lines.append((f"{indent}{s} = empty({(B,) + tail!r}, {_dt(dt)})", None))
+
+    lo, hi = fresh("lo"), fresh("hi")
+    lines.append((f"{indent}for {lo} in range(0, {lead}, {B}):", None))
+    ind = indent + "    "
+    lines.append((f"{ind}{hi} = {lo} + {B}", None))
+    if lead % B:
+        lines.append((f"{ind}if {hi} > {lead}:", None))
+        lines.append((f"{ind}    {hi} = {lead}", None))
+        if scratch:
+            lhs = ", ".join(s for s, _, _ in scratch)
+            rhs = ", ".join(f"{s}[:{hi} - {lo}]" for s, _, _ in scratch)
+            lines.append((f"{ind}    {lhs} = {rhs}", None))
+    for v, outer in zip(body.inputs, arg_names):
+        if aligned(v):
+            names[v] = fresh(f"{outer}_")
+            lines.append((f"{ind}{names[v]} = {outer}[{lo}:{hi}]", None))
+        else:
+            names[v] = outer
+    for i, n in enumerate(body.nodes):
+        if n.op.name == "const":
+            val = n.params["value"]
+            if n.out.weak and literal(val):
+                names[n.out] = repr(val)
+            else:
+                names[n.out] = c = fresh("c")
+                glb[c] = val
+            continue
+        args = [names[v] for v in n.inputs]
+        v = n.out
+        if v in outs:
+            dest = f"{outs[v]}[{lo}:{hi}]"
+            if last_use.get(v) is not None:         # read again inside the block: name the view
+                names[v] = fresh(f"{outs[v]}_")
+                lines.append((f"{ind}{names[v]} = {dest}", None))
+                dest = names[v]
+        else:
+            dest = plan[i]
+        kw = "".join(f", {k}={_param(p, glb, fresh, n.op.name, k, literal)}" for k, p in n.params.items())
+        glb[n.op.name] = n.op.impl
+        call = f"{n.op.name}({', '.join(args)}{kw}"
+        if dest is not None and (_ufunc(n) or (n.op.reduction and n.op.name in _OUT_REDUCTIONS)):
+            text = f"{call}, out={dest})"
+        elif dest is not None:
+            text = f"{dest}{'' if dest.endswith(']') else '[...]'} = {call})"
+        else:
+            names[v] = fresh(f"t{i}")
+            text = f"{names[v]} = {call})"
+        if dest is not None and v not in names:
+            names[v] = dest
+        line = f"{ind}{text}"
+        if n.loc is not None:
+            line = f"{line:<64}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
+        lines.append((line, n))
+    return lines
+
+
+def _dt(dtype) -> str:
+    return f"dtype({str(np.dtype(dtype))!r})"
+
+
+def _param(p, glb, fresh, opname, key, literal):
+    if literal(p):
+        return repr(p)
+    if isinstance(p, np.dtype):
+        return _dt(p)
+    name = fresh(f"{opname}_{key}")
+    glb[name] = p
+    return name

@@ -1,0 +1,100 @@
+"""Helpers every pass shares: copying a graph, making nodes, substituting values, reading consts.
+
+Passes rewrite in one forward walk: nodes are already in topological order, so a substitution
+map (old Value -> new Value) applied to each node's inputs as we go is enough, and linear.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph, Node, Value
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def copy_graph(g: Graph) -> Graph:
+    """A copy with fresh Nodes and Values (sub-graphs and constant arrays are shared, not copied),
+    so the optimizer never changes the graph as traced."""
+    new = Graph(g.name)
+    m: dict = {}
+    for v in g.inputs:
+        nv = Value(v.shape, v.dtype, name=v.name, weak=v.weak)
+        m[v] = nv
+        new.inputs.append(nv)
+    for n in g.nodes:
+        nn = Node(n.op, [m[v] for v in n.inputs], dict(n.params), [], n.loc)
+        nn.outputs = [Value(v.shape, v.dtype, nn, v.index, v.name, v.weak) for v in n.outputs]
+        for a, b in zip(n.outputs, nn.outputs):
+            m[a] = b
+        new.nodes.append(nn)
+    new.outputs = [m[v] for v in g.outputs]
+    return new
+
+
+def make_node(op, inputs, params, out_types, loc=None, weak=False) -> Node:
+    """A node that is not yet in any graph's node list."""
+    node = Node(op, inputs, params, [], loc)
+    node.outputs = [Value(s, d, node, i, weak=weak) for i, (s, d) in enumerate(out_types)]
+    return node
+
+
+def const_node(value, loc=None) -> Node:
+    from ..ops.creation import const_op
+    if isinstance(value, _PY_SCALARS):
+        return make_node(const_op, [], {"value": value}, [((), np.result_type(value))], loc, weak=True)
+    value = np.asarray(value)
+    if value.flags.writeable:
+        value = value.copy()
+        value.flags.writeable = False
+    return make_node(const_op, [], {"value": value}, [(value.shape, value.dtype)], loc)
+
+
+def scalar_const(v: Value):
+    """The single number a const Value holds (a Python scalar or an all-equal array), else None."""
+    c = v.const
+    if c is None:
+        return None
+    if isinstance(c, _PY_SCALARS):
+        return c
+    a = np.asarray(c)
+    if a.size == 0 or a.dtype.kind not in "biufc":
+        return None
+    first = a.flat[0]
+    if a.size > 1 and not bool(np.all(a == first)):
+        return None
+    return first.item()
+
+
+def apply_subst(graph: Graph, subst: dict, nodes: list) -> None:
+    """Install `nodes` as the graph's node list and route graph outputs through `subst`."""
+    graph.nodes = nodes
+    graph.outputs = [resolve(subst, v) for v in graph.outputs]
+
+
+def resolve(subst: dict, v: Value) -> Value:
+    while v in subst:
+        v = subst[v]
+    return v
+
+
+def has_subgraph(node: Node) -> bool:
+    return any(isinstance(p, Graph) for p in node.params.values())
+
+
+def freeze(p):
+    """A hashable stand-in for a param (arrays by identity: equal-valued arrays are not merged)."""
+    if isinstance(p, (list, tuple)):
+        return (type(p).__name__, tuple(freeze(x) for x in p))
+    if isinstance(p, dict):
+        return ("dict", tuple(sorted((k, freeze(x)) for k, x in p.items())))
+    if isinstance(p, slice):
+        return ("slice", freeze(p.start), freeze(p.stop), freeze(p.step))
+    if isinstance(p, float):
+        return ("float", p.hex())        # tells -0.0 from 0.0, and nan equals nan
+    if isinstance(p, complex):
+        return ("complex", p.real.hex(), p.imag.hex())
+    try:
+        hash(p)
+    except TypeError:
+        return ("id", id(p))
+    return (type(p).__name__, p)

@@ -1,0 +1,45 @@
+"""Common subexpression elimination: a node equal to an earlier one (same op, same inputs, same
+params) is replaced by the earlier one's results.
+
+Random ops and side-effect ops are never merged (two draws are two draws; two prints print
+twice). Python-scalar constants are merged by value and type; array constants by identity.
+Commutative ops are not canonicalized: `a + b` and `b + a` stay apart (cheap to add if it pays).
+"""
+from __future__ import annotations
+
+from ..graph import Graph
+from ._rewrite import apply_subst, freeze, has_subgraph, resolve
+
+
+def cse(graph: Graph):
+    subst: dict = {}
+    seen: dict = {}
+    nodes = []
+    merged = 0
+    for n in graph.nodes:
+        n.inputs = [resolve(subst, v) for v in n.inputs]
+        if not n.op.pure or has_subgraph(n):
+            nodes.append(n)
+            continue
+        if n.op.name == "const":
+            val = n.params["value"]
+            key = ("const", n.out.weak, type(val), freeze(val) if n.out.weak else id(val))
+        else:
+            try:
+                key = (n.op.name, tuple(id(v) for v in n.inputs),
+                       tuple((k, freeze(p)) for k, p in n.params.items()))
+                hash(key)
+            except TypeError:
+                nodes.append(n)
+                continue
+        prev = seen.get(key)
+        if prev is not None and all(a.dtype == b.dtype and a.shape == b.shape
+                                    for a, b in zip(prev.outputs, n.outputs)):
+            for a, b in zip(n.outputs, prev.outputs):
+                subst[a] = b
+            merged += 1
+            continue
+        seen[key] = n
+        nodes.append(n)
+    apply_subst(graph, subst, nodes)
+    return graph, ({"merged": merged} if merged else {})

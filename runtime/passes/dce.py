@@ -1,0 +1,21 @@
+"""Dead code elimination: drop nodes whose results nobody reads.
+
+Nodes of ops with a side effect (`op.side_effect`, e.g. `rt.print`) are always kept, and so is
+everything they read.
+"""
+from __future__ import annotations
+
+from ..graph import Graph
+
+
+def dce(graph: Graph):
+    live = set(graph.outputs)
+    keep = []
+    for n in reversed(graph.nodes):
+        if n.op.side_effect or any(v in live for v in n.outputs):
+            keep.append(n)
+            live.update(n.inputs)
+    removed = len(graph.nodes) - len(keep)
+    keep.reverse()
+    graph.nodes = keep
+    return graph, ({"removed": removed} if removed else {})

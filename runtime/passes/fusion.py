@@ -1,0 +1,266 @@
+"""Elementwise fusion: maximal groups of elementwise ops (and row reductions, as in softmax and
+layernorm) become one `fused` node that codegen runs as a loop over row blocks of its inputs.
+
+Every value in a group is *row-aligned*: it has the group's number of dimensions D and the same
+length N along axis 0, so block `rows[i:j]` of every output depends only on block `rows[i:j]` of
+the inputs. That holds for elementwise ops and for reductions whose axes leave axis 0 alone
+(`sum(x, axis=-1, keepdims=True)`), which is why softmax and layernorm fuse whole. Inputs that
+broadcast along axis 0 (fewer dimensions, or length 1 there) are read whole in every block.
+
+A group is only formed when it pays: two or more ops, and more than one block of work (small
+arrays keep their plain one-line-per-op code). Groups never form a cycle: a node joins a group
+only if none of its inputs depends on that group through a node outside it.
+
+The fused node: `outs = fused(*inputs, body=<Graph>, block_rows=B)`; `body` holds the group's
+nodes (with their source locations) reading `inputs`, and returns the values used outside.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+
+from ..core import Op
+from ..graph import Graph, Value, evaluate
+from ._rewrite import has_subgraph, make_node
+
+CHUNK_ELEMENTS = 1 << 16          # elementwise groups: blocks of about 64K elements
+ROW_BLOCK_BYTES = 128 * 1024      # groups with a reduction: blocks of about 128 KB of rows
+MIN_BLOCKS = 2                    # below this, chunking saves nothing
+
+
+def _fused_impl(*arrays, body, block_rows):
+    return tuple(evaluate(body, *arrays))
+
+
+def _fused_abstract(*avals, body, block_rows):
+    return [(v.shape, v.dtype) for v in body.outputs]
+
+
+fused_op = Op("fused", _fused_impl, _fused_abstract, multiple_results=True,
+              doc="A group of elementwise ops and row reductions run as one loop over row blocks "
+                  "(made by the fusion pass; never called by users).")
+
+
+def _row_aligned(v: Value, key) -> bool:
+    return v.ndim == key[0] and v.ndim > 0 and v.shape[0] == key[1]
+
+
+def _key(n):
+    """(ndim, rows) of the loop this node can run in, or None if it cannot be fused."""
+    if not n.op.pure or n.op.multiple_results or has_subgraph(n) or len(n.outputs) != 1:
+        return None
+    if n.op.elementwise:
+        out = n.out
+        return (out.ndim, out.shape[0]) if out.ndim > 0 and out.shape[0] > 1 else None
+    if n.op.reduction and n.inputs:
+        x, axis = n.inputs[0], n.params.get("axis")
+        if axis is None or 0 in axis or x.ndim < 2 or x.shape[0] < 2 or x.weak:
+            return None
+        return (x.ndim, x.shape[0])
+    return None
+
+
+class _Groups:
+    """Union-find over group ids, with each group's members and the groups it must not join."""
+
+    def __init__(self):
+        self.parent, self.members, self.blocked, self.key = [], [], [], []
+
+    def new(self, key):
+        self.parent.append(len(self.parent))
+        self.members.append([])
+        self.blocked.append(set())
+        self.key.append(key)
+        return len(self.parent) - 1
+
+    def find(self, g):
+        while self.parent[g] != g:
+            self.parent[g] = self.parent[self.parent[g]]
+            g = self.parent[g]
+        return g
+
+    def roots(self, ids):
+        return {self.find(g) for g in ids}
+
+    def merge(self, gs):
+        gs = sorted(gs)
+        r = gs[0]
+        for g in gs[1:]:
+            self.parent[g] = r
+            self.members[r].extend(self.members[g])
+            self.blocked[r] |= self.blocked[g]
+            self.members[g], self.blocked[g] = [], set()
+        return r
+
+
+def _plan_groups(graph: Graph):
+    G = _Groups()
+    group_of: dict = {}       # node -> group id (raw; use find)
+    blocked: dict = {}        # value -> group ids reached through a node outside that group
+    terminal: set = set()     # values a group produces that it cannot use itself (keepdims=False)
+    for n in graph.nodes:
+        key = _key(n)
+        reach = set()         # groups n's inputs depend on via outside paths
+        direct = set()        # groups producing n's inputs
+        for v in n.inputs:
+            b = blocked.get(v)
+            if b:
+                reach |= b
+            if v.node is not None and v.node in group_of:
+                direct.add(G.find(group_of[v.node]))
+        reach = G.roots(reach)
+        cands = set()
+        if key is not None:
+            bad = set()
+            for v in n.inputs:
+                if v.node is None or v.node not in group_of:
+                    continue
+                g = G.find(group_of[v.node])
+                if G.key[g] == key and _row_aligned(v, key) and v not in terminal:
+                    cands.add(g)
+                else:
+                    bad.add(g)
+            cands -= bad
+            cands -= reach
+            # merging two groups is a cycle if one depends on the other through an outside node
+            for g in list(cands):
+                if G.roots(G.blocked[g]) & (cands - {g}):
+                    cands.discard(g)
+        if key is not None:
+            g = G.merge(cands) if cands else G.new(key)
+            group_of[n] = g
+            G.members[g].append(n)
+            G.blocked[g] |= reach | (direct - {g} - cands)
+            if n.op.reduction and not n.params.get("keepdims"):
+                terminal.add(n.out)
+            out_block = reach | (direct - {g} - cands)
+        else:
+            out_block = reach | direct
+        if out_block:
+            for v in n.outputs:
+                blocked[v] = out_block
+    return G, group_of
+
+
+def _worth_it(G, g) -> bool:
+    members = G.members[g]
+    if sum(1 for n in members if n.op.name != "const") < 2:
+        return False
+    return G.key[g][1] >= MIN_BLOCKS * _block_rows(members, G.key[g])
+
+
+def _block_rows(members, key) -> int:
+    """Rows per block: ~64K elements for elementwise groups, ~128 KB of rows with a reduction."""
+    row = max(math.prod((n.inputs[0] if n.op.reduction else n.out).shape[1:]) for n in members)
+    if any(n.op.reduction for n in members):
+        item = max(np.dtype(n.out.dtype).itemsize for n in members)
+        return max(1, ROW_BLOCK_BYTES // max(1, row * item))
+    return max(1, CHUNK_ELEMENTS // max(1, row))
+
+
+def _build(members, graph_outputs, used_outside, index, block_rows):
+    """The fused node for one group: body sub-graph and outer inputs/outputs."""
+    inside = set(members)
+    body = Graph(f"fused{index}")
+    m: dict = {}
+    outer_inputs = []
+    for n in members:
+        for v in n.inputs:
+            if v in m or (v.node is not None and v.node in inside):
+                continue
+            if v.node is not None and v.node.op.name == "const":
+                c = make_node(v.node.op, [], dict(v.node.params), [(v.shape, v.dtype)],
+                              v.node.loc, weak=v.weak)
+                body.nodes.append(c)
+                m[v] = c.out
+            else:
+                m[v] = body.add_input(v.shape, v.dtype, f"in{len(outer_inputs)}")
+                outer_inputs.append(v)
+    outs = []
+    for n in members:
+        nn = make_node(n.op, [m[v] for v in n.inputs], n.params,
+                       [(v.shape, v.dtype) for v in n.outputs], n.loc)
+        body.nodes.append(nn)
+        for a, b in zip(n.outputs, nn.outputs):
+            m[a] = b
+            if a in used_outside or a in graph_outputs:
+                outs.append(a)
+    body.outputs = [m[v] for v in outs]
+    node = make_node(fused_op, outer_inputs, {"body": body, "block_rows": block_rows},
+                     [(v.shape, v.dtype) for v in outs], members[-1].loc)
+    return node, dict(zip(outs, node.outputs))
+
+
+def _toposort(nodes):
+    """Stable topological order (by original position) of nodes whose inputs may come later."""
+    pos = {n: i for i, n in enumerate(nodes)}
+    producer = {v: n for n in nodes for v in n.outputs}
+    waiting = {n: 0 for n in nodes}
+    users: dict = {}
+    for n in nodes:
+        for v in set(n.inputs):
+            p = producer.get(v)
+            if p is not None:
+                waiting[n] += 1
+                users.setdefault(p, []).append(n)
+    ready = [(pos[n], n) for n in nodes if waiting[n] == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, n = heapq.heappop(ready)
+        out.append(n)
+        for u in users.get(n, ()):
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, (pos[u], u))
+    if len(out) != len(nodes):
+        raise AssertionError("fusion produced a cycle")   # the blocked sets should prevent this
+    return out
+
+
+def fuse(graph: Graph):
+    G, group_of = _plan_groups(graph)
+    groups = sorted({G.find(g) for g in group_of.values()})
+    groups = [g for g in groups if _worth_it(G, g)]
+    if not groups:
+        return graph, {}
+    chosen = set(groups)
+    member_group = {n: G.find(group_of[n]) for n in group_of if G.find(group_of[n]) in chosen}
+    used_outside = set()
+    for n in graph.nodes:
+        g = member_group.get(n)
+        for v in n.inputs:
+            if v.node is not None and member_group.get(v.node) is not None and member_group[v.node] != g:
+                used_outside.add(v)
+    graph_outputs = set(graph.outputs)
+    subst, fused_nodes, last = {}, {}, {}
+    for n in graph.nodes:
+        if n in member_group:
+            last[member_group[n]] = n
+    pos = {n: i for i, n in enumerate(graph.nodes)}
+    for k, g in enumerate(groups):
+        members = sorted(G.members[g], key=pos.__getitem__)
+        node, outmap = _build(members, graph_outputs, used_outside, k, _block_rows(members, G.key[g]))
+        fused_nodes[g] = node
+        subst.update(outmap)
+    nodes, used = [], set(graph.outputs)
+    for n in graph.nodes:
+        g = member_group.get(n)
+        if g is None:
+            nodes.append(n)
+        elif last[g] is n:
+            nodes.append(fused_nodes[g])
+        else:
+            continue
+        n = nodes[-1]
+        n.inputs = [subst.get(v, v) for v in n.inputs]
+        used.update(n.inputs)
+    # constants now copied into bodies and read by nobody else go away with their group
+    nodes = [n for n in nodes if n.op.name != "const" or n.out in used]
+    graph.nodes = _toposort(nodes)
+    graph.outputs = [subst.get(v, v) for v in graph.outputs]
+    n_ops = sum(len(G.members[g]) for g in groups)
+    return graph, {"groups": len(groups), "ops fused": n_ops}
+
