@@ -32,7 +32,7 @@ def _matmul_vjp_a(g, out, a, b):
     b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b
     g2 = g if b.ndim > 1 else reshape(g, g.shape + (1,))
     if a.ndim == 1:
-        g2 = reshape(g2, g2.shape[:-2] + (1, g2.shape[-1]))
+        g2 = reshape(g2, g2.shape[:-1] + (1, g2.shape[-1]))
     ga = matmul(g2, matrix_transpose(b2))
     return reshape(ga, ga.shape[:-2] + (ga.shape[-1],)) if a.ndim == 1 else ga
 
