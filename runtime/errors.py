@@ -31,7 +31,13 @@ class SourceLoc(tuple):
         return f"{where}: {text}" if text else where
 
 
+# filename -> how to show it, e.g. a notebook cell's generated filename -> "In[5]" (set by a front end)
+FILE_LABELS: dict = {}
+
+
 def _short(filename: str) -> str:
+    if filename in FILE_LABELS:
+        return FILE_LABELS[filename]
     if filename.startswith("<"):
         return filename
     try:
