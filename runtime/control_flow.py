@@ -596,3 +596,61 @@ def scan_traced(f, init, xs_leaves, xs_tree, no_xs, length, loc=None):
     outs = bind(op, *_cast_weak(leaves, weak, avals), *xs_leaves, *captured,
                 body_graph=body.graph, length=length, n_carry=n, n_xs=len(xs_leaves))
     return unflatten(tree, list(outs[:n])), unflatten(y_tree, list(outs[n:]))
+
+
+# ----------------------------------------------------------------------------------------------
+# rt.range: the loop marker autograph turns into a graph loop
+
+class Range:
+    """rt.range: `for i in rt.range(n):` in an `rt.function` becomes one loop node (fori_loop) instead of
+    being unrolled; elsewhere it iterates like `range`, yielding int64 tensors (as the compiled
+    loop does, so both modes promote types alike). Bounds may be traced values when the
+    function is compiled (then the loop is a while_loop: forward only).
+
+    >>> [int(i) for i in rt.range(3)]
+    [0, 1, 2]
+    """
+
+    def __init__(self, start, stop=None, step=1):
+        if stop is None:
+            start, stop = 0, start
+        if not isinstance(step, (int, np.integer)) or step == 0:
+            raise ValueError(f"rt.range step must be a non-zero Python int, got {step!r}")
+        self.start, self.stop, self.step = start, stop, int(step)
+
+    @property
+    def static(self) -> bool:
+        return not (is_traced(self.start) or is_traced(self.stop))
+
+    def __iter__(self):
+        if not self.static:
+            raise TypeError("rt.range with traced bounds can only drive a converted `for` loop "
+                            "(inside an rt.function with autograph on)")
+        for i in range(int(self.start), int(self.stop), self.step):
+            yield Tensor(np.int64(i))
+
+    def __len__(self):
+        return len(range(int(self.start), int(self.stop), self.step))
+
+    def __repr__(self):
+        return f"rt.range({self.start}, {self.stop}, {self.step})"
+
+
+def loop_over_range(r: Range, body_fn, init, names=None, loc=None):
+    """`for i in r: val = body_fn(i, val)` as one loop node (what autograph emits)."""
+    if r.static:
+        lo, hi, step = int(r.start), int(r.stop), r.step
+        trip = len(range(lo, hi, step))
+        if step == 1:
+            return fori_traced(lo, lo + trip, body_fn, init, names, loc)
+        return fori_traced(0, trip, lambda k, v: body_fn(k * step + lo, v), init, names, loc)
+    if r.step not in (1, -1):
+        raise ControlFlowError("rt.range with traced bounds supports step 1 or -1 only")
+    from .ops.creation import astype
+    lo, hi = astype(r.start, np.int64), astype(r.stop, np.int64)
+    s = r.step
+    init_c = (lo, hi, init)
+    names_c = ["i", "stop"] + (names or _carry_names(init, "val"))
+    out = while_traced(lambda c: c[0] < c[1] if s > 0 else c[0] > c[1],
+                       lambda c: (c[0] + s, c[1], body_fn(c[0], c[2])), init_c, names_c, loc)
+    return out[2]

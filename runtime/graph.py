@@ -159,7 +159,7 @@ class Graph:
                     args.append(_short_const(p))
                 else:
                     args.append(f"{k}={_param_repr(p)}")
-            line = f"{indent}  {lhs} = {n.op.name}({', '.join(args)})"
+            line = f"{indent}  {lhs + ' = ' if lhs else ''}{n.op.name}({', '.join(args)})"
             if locations and n.loc is not None:
                 line = f"{line:<60}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
             lines.append(line)

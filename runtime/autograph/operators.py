@@ -1,0 +1,191 @@
+"""What converted code calls (as `ag__.name`): the functional forms of `if`, `while` and `for`
+on traced values, lazy `and`/`or`/`not`, and the placeholder for a variable with no value yet.
+
+Converted code only reaches these when a condition is traced; Python-valued conditions run
+the original statement unchanged.
+"""
+from __future__ import annotations
+
+from .. import control_flow as cf
+from ..errors import SourceLoc
+from ..ops import elementwise as ew
+
+
+class AutographError(Exception):
+    """Converted control flow cannot express what the code does (break, return, a variable ...)."""
+
+
+class Undefined:
+    """The value of a variable that has none yet at this point (assigned in one branch only,
+    or first assigned inside a loop). Using it raises an error that names the variable."""
+    __slots__ = ("name", "why")
+
+    def __init__(self, name, why):
+        self.name, self.why = name, why
+
+    def __repr__(self):
+        return f"<no value yet: {self.name}>"
+
+    def _fail(self, *_a, **_k):
+        raise NameError(f"variable `{self.name}` has no value here: {self.why}")
+
+    __bool__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _fail
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __neg__ = _fail
+    __getitem__ = __call__ = __iter__ = __len__ = __lt__ = __gt__ = __le__ = __ge__ = _fail
+    __float__ = __int__ = __index__ = _fail
+
+    def __getattr__(self, attr):
+        self._fail()
+
+
+def undefined_names(values):
+    return [v.name for v in values if isinstance(v, Undefined)]
+
+
+def vars(frame_locals: dict, names: tuple, why: str):  # noqa: A001  (ag__.vars)
+    """The current values of `names` (Undefined for those without a value yet)."""
+    return tuple(frame_locals[n] if n in frame_locals else Undefined(n, why) for n in names)
+
+
+def is_traced(x) -> bool:
+    return cf.is_traced(x)
+
+
+def is_range_loop(it) -> bool:
+    """A `for` over rt.range while tracing: it becomes one loop node."""
+    return isinstance(it, cf.Range) and cf.tracing()
+
+
+def _loc(filename, lineno, func):
+    return SourceLoc(filename, lineno, func)
+
+
+# -- boolean operators in converted tests -------------------------------------------------------
+
+def and_(*thunks):
+    """`a and b and ...` with Python's short-circuit for Python values, logical_and for traced."""
+    v = thunks[0]()
+    for t in thunks[1:]:
+        if is_traced(v):
+            v = ew.logical_and(v, t())
+        elif not v:
+            return v
+        else:
+            v = t()
+    return v
+
+
+def or_(*thunks):
+    v = thunks[0]()
+    for t in thunks[1:]:
+        if is_traced(v):
+            v = ew.logical_or(v, t())
+        elif v:
+            return v
+        else:
+            v = t()
+    return v
+
+
+def not_(v):
+    return ew.logical_not(v) if is_traced(v) else not v
+
+
+# -- statements --------------------------------------------------------------------------------
+
+def if_stmt(test, true_fn, false_fn, values, out_names, where):
+    """`if test:` on a traced value -> rt.cond. Branches take `values` (the variables they
+    assign) and return the variables in `out_names` (or the function's return value)."""
+    filename, lineno, func = where
+    loc = _loc(filename, lineno, func)
+
+    def checked(fn, branch):
+        def run(*vals):
+            out = fn(*vals)
+            if out_names is None:
+                return out
+            return tuple(_mark(v, n, branch, lineno) for v, n in zip(out, out_names))
+        return run
+
+    res = cf.cond_traced(test, checked(true_fn, "true"), checked(false_fn, "false"), values,
+                         out_names=list(out_names) if out_names is not None else None, loc=loc)
+    return res
+
+
+def _mark(v, name, branch, lineno):
+    if isinstance(v, Undefined):
+        other = "false (else)" if branch == "true" else "true"
+        return Undefined(name, f"it is assigned only in the {other} branch of the `if` at line "
+                               f"{lineno}, whose condition is a traced value. Give `{name}` a value "
+                               "before the `if` (or in both branches).")
+    return v
+
+
+def while_stmt(cond_fn, body_fn, values, names, live_out, where):
+    """`while test:` on a traced value -> rt.while_loop over the variables the body assigns."""
+    filename, lineno, func = where
+    loc = _loc(filename, lineno, func)
+    carry_idx = _carry(values, names, live_out, lineno, "while")
+    if not carry_idx:
+        raise AutographError(
+            f"the `while` loop at {loc} changes no variable, so on a traced condition it "
+            "would never end (a loop on traced values must update a variable its condition reads)")
+
+    def full(carry):
+        vals = list(values)
+        for i, v in zip(carry_idx, carry):
+            vals[i] = v
+        return vals
+
+    cnames = [names[i] for i in carry_idx]
+    def body(c):
+        out = body_fn(*full(c))
+        return tuple(out[i] for i in carry_idx)
+
+    out = cf.while_traced(lambda c: cond_fn(*full(c)), body,
+                          tuple(values[i] for i in carry_idx), cnames, loc)
+    return tuple(full(out))
+
+
+def for_stmt(rng, body_fn, values, names, live_out, where):
+    """`for i in rt.range(...)` while tracing -> one loop node over the assigned variables."""
+    filename, lineno, func = where
+    loc = _loc(filename, lineno, func)
+    carry_idx = _carry(values, names, live_out, lineno, "for")
+
+    def full(carry):
+        vals = list(values)
+        for i, v in zip(carry_idx, carry):
+            vals[i] = v
+        return vals
+
+    cnames = [names[i] for i in carry_idx]
+    def body(i, c):
+        out = body_fn(i, *full(c))
+        return tuple(out[k] for k in carry_idx)
+
+    out = cf.loop_over_range(rng, body,
+                             tuple(values[i] for i in carry_idx), cnames, loc)
+    return tuple(full(out))
+
+
+def _carry(values, names, live_out, lineno, kind):
+    """Indices of the loop variables: assigned in the body and defined before the loop.
+    A variable first assigned inside the loop is a temporary unless it is used after it."""
+    idx = []
+    for i, (v, n) in enumerate(zip(values, names)):
+        if isinstance(v, Undefined):
+            if n in live_out:
+                raise AutographError(
+                    f"variable `{n}` is first assigned inside the `{kind}` loop at line {lineno} "
+                    "(a loop on traced values) and used after it or in the next iteration. Give "
+                    f"`{n}` a value of the right shape and dtype before the loop.")
+            continue
+        idx.append(i)
+    return idx
+
+
+def unsupported(what, kind, lineno, fix):
+    """Raised (only) when a converted statement's condition really is traced."""
+    raise AutographError(f"`{what}` inside {kind} whose condition is a traced value (line "
+                         f"{lineno}) cannot be turned into graph control flow. {fix}")

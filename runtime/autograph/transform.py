@@ -1,0 +1,283 @@
+"""The AST rewrite: each `if`, `while` and `for ... in <iterable>` gets a traced twin.
+
+    if x > 0:                      ag__test_1 = x > 0
+        y = f(x)                   if ag__.is_traced(ag__test_1):
+    else:              ->              def ag__true_1(y): y = f(x); return (y,)
+        y = g(x)                       def ag__false_1(y): y = g(x); return (y,)
+                                       (y,) = ag__.if_stmt(ag__test_1, ag__true_1, ag__false_1, ...)
+                                   else:
+                                       if ag__test_1: y = f(x)
+                                       else: y = g(x)
+
+A condition is evaluated once; when it is a Python value the original statement runs (so
+`break`, `return` and everything else keep Python's meaning), when it is traced the functional
+form builds a cond / while_loop / fori_loop node. Generated lines carry the user's line numbers.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+
+from . import analysis as an
+
+_BREAK_FIX = ("Keep a flag variable instead (`done = done | (x > tol)`) and test it in the "
+              "loop condition (`while i < n and not done:`), or use rt.where to select values.")
+_RETURN_FIX = ("A traced `if` can end in `return` in both branches (or in the `if` with the rest "
+               "of the function after it); elsewhere assign the result to a variable and return "
+               "it once at the end.")
+
+
+def _parse(src: str) -> list:
+    return ast.parse(src).body
+
+
+def _at_line(nodes, line):
+    for root in nodes:
+        for n in ast.walk(root):
+            if hasattr(n, "lineno") or isinstance(n, (ast.stmt, ast.expr)):
+                n.lineno, n.end_lineno = line, line
+                n.col_offset, n.end_col_offset = 0, 0
+    return nodes
+
+
+def _tuple_src(names) -> str:
+    return "(" + "".join(f"{n}, " for n in names) + ")"
+
+
+class Converter:
+    def __init__(self, filename: str, funcname: str):
+        self.filename = filename
+        self.funcname = funcname
+        self.k = 0
+
+    def _where(self, line):
+        return repr((self.filename, line, self.funcname))
+
+    def _new(self):
+        self.k += 1
+        return self.k
+
+    # -- blocks ------------------------------------------------------------------------------
+    def block(self, stmts, live_after: set) -> list:
+        out = []
+        for i, s in enumerate(stmts):
+            later = an.loads(stmts[i + 1:]) | live_after
+            out.extend(self.stmt(s, later))
+        return out
+
+    @staticmethod
+    def lift_returns(stmts):
+        """`if c: ...; return a` + rest  ->  `if c: ...; return a  else: rest` (same meaning),
+        in every block, so a traced `if` that returns can become one cond whose branches
+        both return."""
+        for s in stmts:
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                  ast.ClassDef)):
+                    setattr(s, field, Converter.lift_returns(inner))
+            for h in getattr(s, "handlers", ()):
+                h.body = Converter.lift_returns(h.body)
+        for i, s in enumerate(stmts):
+            if (isinstance(s, ast.If) and not s.orelse and i < len(stmts) - 1
+                    and an.always_returns(s.body)):
+                s.orelse = Converter.lift_returns(stmts[i + 1:])
+                return stmts[:i + 1]
+        return stmts
+
+    def stmt(self, s, live_after):
+        if isinstance(s, ast.If):
+            return self.if_(s, live_after)
+        if isinstance(s, ast.While):
+            return self.while_(s, live_after)
+        if isinstance(s, ast.For):
+            return self.for_(s, live_after)
+        if isinstance(s, (ast.With, ast.AsyncWith)):
+            s.body = self.block(s.body, live_after)
+        elif isinstance(s, ast.Try):
+            s.body = self.block(s.body, live_after)
+            for h in s.handlers:
+                h.body = self.block(h.body, live_after)
+            s.orelse = self.block(s.orelse, live_after)
+            s.finalbody = self.block(s.finalbody, live_after)
+        return [s]
+
+    # -- if ----------------------------------------------------------------------------------
+    def if_(self, s, live_after):
+        k, line = self._new(), s.lineno
+        test = self.test(s.test)
+        returns = an.always_returns(s.body) and an.always_returns(s.orelse)
+        params = an.stores(s.body + s.orelse)
+        body = self.block(copy.deepcopy(s.body), live_after)
+        orelse = self.block(copy.deepcopy(s.orelse), live_after)
+        py_body = self.block(s.body, live_after)
+        py_orelse = self.block(s.orelse, live_after)
+
+        traced = self._if_unsupported(s, returns)
+        if traced is None:
+            outs = None if returns else [n for n in params if n in live_after]
+            why = f"it has no value before the `if` at line {line}"
+            call = (f"ag__.if_stmt(ag__test_{k}, ag__true_{k}, ag__false_{k}, "
+                    f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
+                    f"{None if outs is None else _tuple_src(repr(n) for n in outs)}, {self._where(line)})")
+            tail = f"    return {call}" if returns else (
+                f"    {_tuple_src(outs)} = {call}" if outs else f"    {call}")
+            traced = _parse(
+                f"if True:\n"
+                f"    def ag__true_{k}({', '.join(params)}):\n        pass\n"
+                f"    def ag__false_{k}({', '.join(params)}):\n        pass\n{tail}\n")[0].body
+            ret = [] if returns else _parse(f"return {_tuple_src(outs)}")
+            _at_line(traced + ret, line)
+            traced[0].body = body + copy.deepcopy(ret) if body else copy.deepcopy(ret) or [ast.Pass()]
+            traced[1].body = orelse + copy.deepcopy(ret) if orelse else copy.deepcopy(ret) or [ast.Pass()]
+            for fn in traced[:2]:
+                if not fn.body:
+                    fn.body = _at_line([ast.Pass()], line)
+        return self._dispatch(k, test, line, traced,
+                              [ast.If(test=ast.Name(f"ag__test_{k}", ast.Load()), body=py_body,
+                                      orelse=py_orelse)])
+
+    def _if_unsupported(self, s, returns):
+        line = s.lineno
+        if not returns and an.find(s.body + s.orelse, (ast.Return,)) is not None:
+            return self._raise("return", "an `if`", line, _RETURN_FIX)
+        hit = an.find(s.body + s.orelse, (ast.Break, ast.Continue), loop_level=True)
+        if hit is not None:
+            word = "break" if isinstance(hit, ast.Break) else "continue"
+            return self._raise(word, "an `if`", hit.lineno, _BREAK_FIX)
+        hit = an.find(s.body + s.orelse, (ast.Global, ast.Nonlocal))
+        if hit is not None:
+            return self._raise("global/nonlocal", "an `if`", hit.lineno,
+                               "Return the value instead of assigning an outer variable.")
+        return None
+
+    def _raise(self, what, kind, line, fix):
+        return _at_line(_parse(f"ag__.unsupported({what!r}, {kind!r}, {line}, {fix!r})"), line)
+
+    def _dispatch(self, k, test, line, traced, python):
+        head = _at_line(_parse(f"ag__test_{k} = None\nif ag__.is_traced(ag__test_{k}):\n    pass\n"
+                               "else:\n    pass\n"), line)
+        head[0].value = test
+        head[1].body = traced
+        head[1].orelse = python
+        return head
+
+    # -- while -------------------------------------------------------------------------------
+    def while_(self, s, live_after):
+        k, line = self._new(), s.lineno
+        loop_live = live_after | an.loads([s.test]) | an.exposed_loads(s.body)
+        params = an.stores(s.body)
+        test = self.test(s.test)
+        body = self.block(copy.deepcopy(s.body), loop_live)
+        py_body = self.block(s.body, loop_live)
+        py_orelse = self.block(s.orelse, live_after)
+
+        traced = self._loop_unsupported(s, "a `while` loop")
+        if traced is None:
+            live = [n for n in params if n in loop_live]
+            why = f"it is first assigned inside the `while` loop at line {line}"
+            call = (f"ag__.while_stmt(ag__cond_{k}, ag__body_{k}, "
+                    f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
+                    f"{_tuple_src(repr(n) for n in params)}, {_tuple_src(repr(n) for n in live)}, "
+                    f"{self._where(line)})")
+            traced = _at_line(_parse(
+                f"if True:\n"
+                f"    def ag__cond_{k}({', '.join(params)}):\n        return None\n"
+                f"    def ag__body_{k}({', '.join(params)}):\n        return {_tuple_src(params)}\n"
+                f"    {_tuple_src(params)} = {call}\n")[0].body, line)
+            traced[0].body[0].value = copy.deepcopy(test)
+            traced[1].body = body + traced[1].body
+        first = f"ag__first_{k}"
+        py = _at_line(_parse(f"{first} = [ag__test_{k}]\nwhile ({first}.pop() if {first} else None):\n"
+                             "    pass\n"), line)
+        py[1].test.orelse = copy.deepcopy(test)
+        py[1].body = py_body
+        py[1].orelse = py_orelse
+        return self._dispatch(k, test, line, traced, py)
+
+    def _loop_unsupported(self, s, kind):
+        ret = an.find(s.body, (ast.Return,))
+        if ret is not None:
+            return self._raise("return", kind, ret.lineno, _RETURN_FIX)
+        hit = an.find(s.body, (ast.Break, ast.Continue), loop_level=True)
+        if hit is not None:
+            word = "break" if isinstance(hit, ast.Break) else "continue"
+            return self._raise(word, kind, hit.lineno, _BREAK_FIX)
+        if s.orelse:
+            return self._raise("else", kind, s.lineno, "Move the `else:` block after the loop.")
+        hit = an.find(s.body, (ast.Global, ast.Nonlocal))
+        if hit is not None:
+            return self._raise("global/nonlocal", kind, hit.lineno,
+                               "Return the value instead of assigning an outer variable.")
+        return None
+
+    # -- for ---------------------------------------------------------------------------------
+    def for_(self, s, live_after):
+        if not isinstance(s.target, ast.Name):
+            s.body = self.block(s.body, live_after | an.exposed_loads(s.body))
+            s.orelse = self.block(s.orelse, live_after)
+            return [s]
+        k, line = self._new(), s.lineno
+        target = s.target.id
+        loop_live = (live_after | an.exposed_loads(s.body)) - {target}
+        params = [n for n in an.stores(s.body) if n != target]
+        body = self.block(copy.deepcopy(s.body), loop_live)
+        py_body = self.block(s.body, loop_live)
+        py_orelse = self.block(s.orelse, live_after)
+
+        traced = self._loop_unsupported(s, "a `for` loop over rt.range")
+        if traced is None:
+            live = [n for n in params if n in loop_live]
+            why = f"it is first assigned inside the `for` loop at line {line}"
+            call = (f"ag__.for_stmt(ag__test_{k}, ag__body_{k}, "
+                    f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
+                    f"{_tuple_src(repr(n) for n in params)}, {_tuple_src(repr(n) for n in live)}, "
+                    f"{self._where(line)})")
+            traced = _at_line(_parse(
+                f"if True:\n"
+                f"    def ag__body_{k}({', '.join([target] + params)}):\n        return {_tuple_src(params)}\n"
+                f"    {_tuple_src(params)} = {call}\n")[0].body, line)
+            traced[0].body = body + traced[0].body
+        py = ast.For(target=s.target, iter=ast.Name(f"ag__test_{k}", ast.Load()), body=py_body,
+                     orelse=py_orelse, type_comment=None)
+        _at_line([py.iter], line)
+        ast.copy_location(py, s)
+        head = _at_line(_parse(f"ag__test_{k} = None\nif ag__.is_range_loop(ag__test_{k}):\n"
+                               "    pass\nelse:\n    pass\n"), line)
+        head[0].value = s.iter
+        head[1].body = traced
+        head[1].orelse = [py]
+        return head
+
+    # -- conditions: `and`, `or`, `not` on traced values -------------------------------------
+    def test(self, node):
+        return _BoolOps().visit(copy.deepcopy(node))
+
+
+class _BoolOps(ast.NodeTransformer):
+    """a and b -> ag__.and_(lambda: a, lambda: b); not a -> ag__.not_(a) (lazy, as Python)."""
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        fn = "and_" if isinstance(node.op, ast.And) else "or_"
+        call = ast.Call(func=ast.Attribute(ast.Name("ag__", ast.Load()), fn, ast.Load()),
+                        args=[ast.Lambda(args=_no_args(), body=v) for v in node.values], keywords=[])
+        return ast.copy_location(call, node)
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Not):
+            return node
+        call = ast.Call(func=ast.Attribute(ast.Name("ag__", ast.Load()), "not_", ast.Load()),
+                        args=[node.operand], keywords=[])
+        return ast.copy_location(call, node)
+
+    def visit_Lambda(self, node):
+        return node         # a lambda's body is its own code
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_Lambda
+
+
+def _no_args():
+    return ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[],
+                         kwarg=None, defaults=[])
