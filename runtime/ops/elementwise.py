@@ -165,9 +165,20 @@ def where(condition, x1, x2, /):
 
 
 def clip(x, /, min=None, max=None):
-    """Clamp to [min, max] (either may be None), as `np.clip`; a composite of minimum/maximum."""
+    """Clamp to [min, max] (either may be None), as `np.clip`; a composite of minimum/maximum.
+
+    >>> rt.clip(rt.asarray([-2.0, 0.5, 3.0]), 0.0, 1.0)  # doctest: +SKIP
+    """
+    dt = getattr(x, "dtype", None)
+    if dt is not None and np.dtype(dt).kind in "iu":
+        # as np.clip: a Python int bound beyond the integer dtype's range is no bound (NEP 50)
+        info = np.iinfo(dt)
+        if type(min) is int and min <= info.min:
+            min = None
+        if type(max) is int and max >= info.max:
+            max = None
     if min is None and max is None:
-        raise ValueError("clip needs at least one of min and max")
+        return positive(x)  # noqa: F821
     # NumPy's order: max(., min) first, then min(., max), so min > max gives max everywhere
     if min is not None:
         x = maximum(x, min)  # noqa: F821  (defined by the table above)
