@@ -49,10 +49,10 @@ def kernel_python(kernel_name: str = KERNEL_NAME) -> str:
     return KernelSpecManager().get_kernel_spec(kernel_name).argv[0]
 
 
-def execute(path: Path, timeout: int = 120) -> tuple:
+def execute(path: Path, timeout: int = 120, allow_errors: bool = False) -> tuple:
     """Execute a notebook top to bottom; returns (executed notebook, seconds)."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL_NAME,
+    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL_NAME, allow_errors=allow_errors,
                             resources={"metadata": {"path": str(path.parent)}},
                             store_widget_state=True)
     t0 = time.perf_counter()

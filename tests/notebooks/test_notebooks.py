@@ -80,3 +80,35 @@ def _number_after(label, s):
 
 
 CHECKS = {}
+
+
+def check_02(nb):
+    first = tagged(nb, "trace-print")
+    assert "Tracer<f64[3]>" in text(outputs(first)), "Python print while tracing shows a Tracer"
+
+    graph = outputs(tagged(nb, "graph-first"))
+    drawn = svgs(graph)
+    assert drawn, "the %%graph cell draws no SVG graph"
+    assert any("tanh" in s and "matmul" in s for s in drawn), "the graph lacks the cell's ops"
+    assert "traced (first run" in text(graph)
+
+    assert "cache hit" in text(outputs(tagged(nb, "graph-hit")))
+    retrace = text(outputs(tagged(nb, "graph-retrace")))
+    assert "retrace" in retrace and "x: f32[64,128] -> f32[32,128]" in retrace, retrace
+
+    once = text(outputs(tagged(nb, "print-first")))
+    assert "trace-time" in once and "Python print: Tracer" in once, once
+    assert re.search(r"rt\.print: mean of x is -?\d", once), once
+    again = text(outputs(tagged(nb, "print-second")))
+    assert re.search(r"rt\.print: mean of x is -?\d", again), again
+    assert "Python print" not in again, "Python print ran again on a cache hit"
+
+    loop = text(outputs(tagged(nb, "retrace-loop")))
+    assert "5 trace(s)" in loop and "p: 1.0 -> 2.0" in loop and "RetracingWarning" in loop, loop
+    assert "1 trace(s)" in text(outputs(tagged(nb, "retrace-fixed")))
+    static = text(outputs(tagged(nb, "static")))
+    assert "2 trace(s)" in static and "1 cache hit(s)" in static, static
+    assert "Ways out" in text(outputs(tagged(nb, "concretization")))
+
+
+CHECKS["02_graphs_and_tracing.ipynb"] = check_02
