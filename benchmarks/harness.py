@@ -18,7 +18,8 @@ because OpenBLAS/MKL/OpenMP read their thread counts once, when they are loaded:
 `pin()` sets OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS (and a few friends) to 1
 and pins the process to one CPU with `os.sched_setaffinity`. If NumPy was already imported with
 other settings, it re-executes the interpreter with the same command line (`sys.orig_argv`) so
-the settings apply from the start. `EAGERMAGIC_BENCH_CPU=1` picks another CPU.
+the settings apply from the start. The CPU is the one idle the longest over 0.1 s (the machine
+is shared); `EAGERMAGIC_BENCH_CPU=1` picks one.
 
 Timing follows `timeit`: the garbage collector is off inside a timed loop, each variant's loop
 count is auto-ranged once (1, 2, 5, 10, 20, 50 ... until a loop takes `min_time`), then every
@@ -67,12 +68,33 @@ def pin(cpu: int | None = None) -> int | None:
     if hasattr(os, "sched_setaffinity"):
         allowed = sorted(os.sched_getaffinity(0))
         if cpu is None:
-            cpu = int(os.environ.get("EAGERMAGIC_BENCH_CPU", allowed[0]))
+            env = os.environ.get("EAGERMAGIC_BENCH_CPU")
+            cpu = int(env) if env else _idlest(allowed)
         if cpu not in allowed:
             cpu = allowed[0]
         os.sched_setaffinity(0, {cpu})
         _pinned_cpu = cpu
     return _pinned_cpu
+
+
+def _idlest(cpus: list, window: float = 0.1) -> int:
+    """The CPU that was idle the longest over `window` seconds (these machines are shared: a
+    test run or another benchmark on the same core would distort every figure)."""
+    def idle():
+        out = {}
+        try:
+            with open("/proc/stat") as f:
+                for line in f:
+                    name, *vals = line.split()
+                    if name.startswith("cpu") and name != "cpu":
+                        out[int(name[3:])] = int(vals[3]) + int(vals[4])    # idle + iowait
+        except OSError:
+            pass
+        return out
+    before = idle()
+    time.sleep(window)
+    after = idle()
+    return max(cpus, key=lambda c: (after.get(c, 0) - before.get(c, 0), -c))
 
 
 def _loaded_blas() -> bool:
