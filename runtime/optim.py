@@ -89,9 +89,10 @@ def adam(learning_rate: float = 0.001, b1: float = 0.9, b2: float = 0.999,
         t = state["count"] + 1.0
         m = [b1 * mi + (1.0 - b1) * gi for mi, gi in zip(flatten(state["m"])[0], g)]
         v = [b2 * vi + (1.0 - b2) * (gi * gi) for vi, gi in zip(flatten(state["v"])[0], g)]
-        # lr * sqrt(1 - b2^t) / (1 - b1^t): one scalar, cast to each parameter's dtype
-        scale = lr * ew.sqrt(1.0 - ew.pow(b2, t)) / (1.0 - ew.pow(b1, t))
-        new = [pi - astype(scale, pi.dtype) * mi / (ew.sqrt(vi) + eps)
+        # bias corrections 1/(1 - b^t): scalars, cast to each parameter's dtype. eps is added
+        # after the corrected sqrt, as in PyTorch and optax.
+        c1, c2 = 1.0 / (1.0 - ew.pow(b1, t)), 1.0 / (1.0 - ew.pow(b2, t))
+        new = [pi - lr * (mi * astype(c1, pi.dtype)) / (ew.sqrt(vi * astype(c2, pi.dtype)) + eps)
                for pi, mi, vi in zip(p, m, v)]
         return unflatten(tree, new), {"count": t, "m": unflatten(tree, m), "v": unflatten(tree, v)}
 
