@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .codegen_fused import emit_fused
+from .codegen_fused import FUSED_GLOBALS, emit_fused
 from .errors import RuntimeOpError
 from .graph import Graph
 
@@ -106,15 +106,28 @@ def _node_line(n, args, names, printed, plan, fresh, glb):
     return line, reused
 
 
+def _donated(a):
+    """A donated input's array, made writable (tensors keep their arrays read-only); a copy when
+    NumPy refuses (a view of someone else's read-only memory) or it is not an ndarray."""
+    if isinstance(a, np.ndarray) and not a.flags.writeable:
+        try:
+            a.flags.writeable = True
+        except ValueError:
+            return a.copy()
+    return a if isinstance(a, np.ndarray) else np.array(a)
+
+
 def generate(graph: Graph, fname: str = "f"):
     """-> (source, globals, line_nodes)."""
-    glb: dict = {"dtype": np.dtype, "inf": float("inf"), "nan": float("nan"), "empty": np.empty}
+    glb: dict = {"dtype": np.dtype, "inf": float("inf"), "nan": float("nan"), "empty": np.empty,
+                 "donated": _donated}
     used = set(glb)
     for n in graph.nodes:
         if n.op.name != "const":
             used.add(n.op.name)
         if n.op.name == "fused":
             used.update(m.op.name for m in n.params["body"].nodes)
+            used.update(FUSED_GLOBALS)
     names: dict = {}
 
     def fresh(base):
@@ -170,6 +183,10 @@ def generate(graph: Graph, fname: str = "f"):
 
     header = f"def {fname}({', '.join(names[v] for v in graph.inputs)}):"
     lines = [header]
+    for v in graph.inputs:
+        if v in donors:          # the caller donated it: its buffer is reused (see passes/memory.py)
+            glb["donated"] = _donated
+            lines.append(f"    {names[v]} = donated({names[v]})")
     for text, node in body:
         lines.append(text)
         if node is not None:

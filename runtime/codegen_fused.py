@@ -18,9 +18,28 @@ from __future__ import annotations
 
 import numpy as np
 
-# reductions whose NumPy function takes out= and computes exactly as without it (mean, var and
-# std of float16 accumulate differently with out=, so they assign instead)
-_OUT_REDUCTIONS = {"sum", "prod", "max", "min", "all", "any"}
+# reductions called as their ufunc's .reduce (what np.sum/np.max call, minus ~2 us of Python per
+# call); mean of float32/float64 is add.reduce then a division by the count, as np.mean does it
+_REDUCE = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
+FUSED_GLOBALS = {f"{u}_reduce" for u in _REDUCE.values()} | {"intp", "divide", "empty"}
+
+
+def _direct_reduction(n) -> bool:
+    if not n.op.reduction or set(n.params) != {"axis", "keepdims"}:
+        return False
+    return n.op.name in _REDUCE or (n.op.name == "mean" and n.inputs[0].dtype in (np.float32, np.float64))
+
+
+def _reduction_lines(n, arg, dest, glb):
+    ufunc = _REDUCE.get(n.op.name, "add")
+    glb[f"{ufunc}_reduce"] = getattr(np, ufunc).reduce
+    p = n.params
+    lines = [f"{ufunc}_reduce({arg}, axis={p['axis']!r}, keepdims={p['keepdims']!r}, out={dest})"]
+    if n.op.name == "mean":
+        count = int(np.prod([n.inputs[0].shape[a] for a in p["axis"]]))
+        glb["intp"], glb["divide"] = np.intp, np.divide
+        lines.append(f"divide({dest}, intp({count}), out={dest}, casting='unsafe')")
+    return lines
 
 
 def _ufunc(n) -> bool:
@@ -71,7 +90,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
             if last_use.get(v) == i and v in scratch_of:
                 free.setdefault((v.shape[1:], v.dtype), []).append(scratch_of[v])
         v = n.out
-        if v in body_out_set or not (_ufunc(n) or (n.op.reduction and n.op.name in _OUT_REDUCTIONS)):
+        if v in body_out_set or not (_ufunc(n) or _direct_reduction(n)):
             plan.append(None)
             continue
         key = (v.shape[1:], v.dtype)
@@ -125,21 +144,25 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         else:
             dest = plan[i]
         kw = "".join(f", {k}={_param(p, glb, fresh, n.op.name, k, literal)}" for k, p in n.params.items())
-        glb[n.op.name] = n.op.impl
         call = f"{n.op.name}({', '.join(args)}{kw}"
-        if dest is not None and (_ufunc(n) or (n.op.reduction and n.op.name in _OUT_REDUCTIONS)):
-            text = f"{call}, out={dest})"
-        elif dest is not None:
-            text = f"{dest}{'' if dest.endswith(']') else '[...]'} = {call})"
+        if dest is not None and _direct_reduction(n):
+            texts = _reduction_lines(n, args[0], dest, glb)
         else:
-            names[v] = fresh(f"t{i}")
-            text = f"{names[v]} = {call})"
+            glb[n.op.name] = n.op.impl
+            if dest is not None and _ufunc(n):
+                texts = [f"{call}, out={dest})"]
+            elif dest is not None:
+                texts = [f"{dest}{'' if dest.endswith(']') else '[...]'} = {call})"]
+            else:
+                names[v] = fresh(f"t{i}")
+                texts = [f"{names[v]} = {call})"]
         if dest is not None and v not in names:
             names[v] = dest
-        line = f"{ind}{text}"
-        if n.loc is not None:
-            line = f"{line:<64}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
-        lines.append((line, n))
+        for text in texts:
+            line = f"{ind}{text}"
+            if n.loc is not None:
+                line = f"{line:<64}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
+            lines.append((line, n))
     return lines
 
 

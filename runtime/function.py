@@ -131,6 +131,7 @@ class Function:
         if unknown:
             raise ValueError(f"static_argnames {unknown} are not parameters of {self.name}{self._signature}")
         self.passes = passes
+        passes_mod.resolve(passes)          # an unknown pass name fails here, not at first call
         self.donate_argnames = frozenset((donate_argnames,) if isinstance(donate_argnames, str) else donate_argnames)
         self.autograph = autograph
         self.retrace_warning_after = retrace_warning_after
@@ -226,10 +227,16 @@ class Function:
             return ba.args, ba.kwargs
 
         t0 = time.perf_counter()
-        traced, _, out_tree, out_spec = trace_to_graph(self.python_function, in_types, in_names,
-                                                       self.name, rebuild)
+        fn = self.python_function
+        if self.autograph:           # `if`/`while`/`for rt.range` on traced values -> graph control flow
+            from .autograph import convert
+            fn = convert(fn)
+        from .debug_print import trace_context
+        with trace_context(self.name):   # lets a front end label what Python's print shows now
+            traced, _, out_tree, out_spec = trace_to_graph(fn, in_types, in_names, self.name, rebuild)
         t1 = time.perf_counter()
-        graph, reports = passes_mod.optimize(traced, self.passes)
+        donated = [n for n in in_names for d in self.donate_argnames if n == d or n.startswith(d + "_")]
+        graph, reports = passes_mod.optimize(traced, self.passes, donated=donated)
         t2 = time.perf_counter()
         compiled = codegen.compile_graph(graph, self.name)
         t3 = time.perf_counter()
@@ -285,6 +292,10 @@ class Function:
     def code_for(self, *args, **kwargs) -> str:
         """The generated Python source for these arguments."""
         return Explanation(self.lower(*args, **kwargs).source)
+
+    def passes_for(self, *args, **kwargs) -> Explanation:
+        """What each optimizer pass did for these arguments (nodes, bytes, time, changes)."""
+        return Explanation("\n".join(str(r) for r in self.lower(*args, **kwargs).reports))
 
     def explain(self) -> Explanation:
         """Every trace so far, why it happened and what it cost."""

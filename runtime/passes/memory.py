@@ -66,27 +66,57 @@ def plan_memory(graph: Graph, donated=()):
         if e < n_nodes:
             dies_at.setdefault(e, []).append(r)
     plan: dict = {}
+    taken_all: set = set()
     pool: dict = {}                      # (shape, dtype) -> free buffers
     for r in dies_at.get(-1, ()):        # never read (a donated input nobody uses)
         pool.setdefault((r.shape, r.dtype), []).append(r)
     for i, n in enumerate(graph.nodes):
-        in_place = n.op.name != "fused"
-        if in_place:
-            for r in dies_at.get(i, ()):
+        fused = n.op.name == "fused"
+        dying = dies_at.get(i, ())
+        if not fused:
+            for r in dying:
                 pool.setdefault((r.shape, r.dtype), []).append(r)
-        if _writes_out(n) or n.op.name == "fused":
-            for v in n.outputs:
+        if _writes_out(n) or fused:
+            taken = set()
+            for k, v in enumerate(n.outputs):
                 if v.nbytes < REUSE_MIN_BYTES or v.ndim == 0:
                     continue
                 free = pool.get((v.shape, v.dtype))
                 if free:
-                    donor = free.pop()
-                    plan[v] = donor     # v, owned too, returns the buffer to the pool when it dies
-        if not in_place:
-            for r in dies_at.get(i, ()):
-                pool.setdefault((r.shape, r.dtype), []).append(r)
+                    plan[v] = free.pop()      # v, owned too, returns the buffer when it dies
+                elif fused:
+                    donor = _fused_in_place(n, k, dying, taken)
+                    if donor is not None:
+                        plan[v] = donor
+                        taken.add(donor)
+                        taken_all.add(donor)
+        if fused:
+            for r in dying:
+                if r not in taken_all:
+                    pool.setdefault((r.shape, r.dtype), []).append(r)
     graph.memory_plan = plan
     return plan
+
+
+def _fused_in_place(n, k, dying, taken):
+    """A dying input of fused node `n` whose buffer output k may overwrite: read in row blocks,
+    same shape and dtype, and never read again in a block after output k is written there."""
+    body = n.params["body"]
+    out = body.outputs[k]
+    if out.node is None:
+        return None
+    written = body.nodes.index(out.node)
+    first = next(m for m in body.nodes if m.op.name != "const")
+    loop = first.inputs[0] if first.op.reduction else first.out
+    if out.ndim != loop.ndim:            # not read in row blocks: read whole, so never overwritten
+        return None
+    for j, (outer, inner) in enumerate(zip(n.inputs, body.inputs)):
+        if outer not in dying or outer in taken or outer.shape != out.shape or outer.dtype != out.dtype:
+            continue
+        last_read = max((i for i, m in enumerate(body.nodes) if inner in m.inputs), default=-1)
+        if last_read <= written:
+            return outer
+    return None
 
 
 def memory(graph: Graph):
