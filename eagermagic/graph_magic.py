@@ -157,8 +157,9 @@ def status_line(result: GraphResult) -> str:
         return (f"%%graph: cache hit: reused the graph compiled for ({rec.signature}); "
                 f"bound {outs}. (It was traced as trace #{rec.number}: "
                 f"{rec.total_ms:.1f} ms to trace and compile.)")
-    what = "traced" if rec.reason == "first call" else "retraced"
-    why = "first run of this cell" if rec.reason == "first call" else rec.reason
+    first = result.reason == "first call"
+    what = "traced" if first else "retraced"
+    why = "first run of this cell" if first else result.reason
     return (f"%%graph: {what} ({why}): {rec.nodes_traced} nodes traced, {rec.nodes_optimized} "
             f"after optimizing; trace {rec.trace_ms:.2f} ms, optimize {rec.optimize_ms:.2f} ms, "
             f"codegen {rec.codegen_ms:.2f} ms. Inputs ({rec.signature or 'none'}); bound {outs}.")

@@ -57,9 +57,9 @@ def _short_params(node) -> str:
     for k, p in node.params.items():
         if k in ("value",) or isinstance(p, Graph):
             continue
-        if isinstance(p, np.ndarray):
-            continue
-        text = f"{k}={p}"
+        if isinstance(p, np.ndarray) or p is None or p is False:
+            continue                     # defaults (axis=None, keepdims=False) say nothing
+        text = k if p is True else f"{k}={p}"
         if len(text) <= 24:
             parts.append(text)
     return (" " + " ".join(parts)) if parts else ""
