@@ -32,6 +32,9 @@ from . import nn, random, passes  # noqa: E402
 from .autodiff import (GradientTape, NoneGradientWarning, NotDifferentiableError, grad,  # noqa: E402
                        stop_gradient, value_and_grad, vjp)
 from . import optim  # noqa: E402
+from .control_flow import ControlFlowError, Range as range, cond, fori_loop, scan, while_loop  # noqa: E402,A001
+from . import autograph, control_flow_vjp as _control_flow_vjp  # noqa: E402,F401
+from .debug_print import print, set_print_hook, set_trace_hook  # noqa: E402,A001
 
 concatenate = concat
 array = asarray

@@ -332,6 +332,7 @@ def while_traced(cond_fn, body_fn, init, names=None, loc=None):
         body_fn, leaves, tree, names, [], [], lambda pre, carry, post: (carry,), loc)
     cnd = trace_sub(cond_fn, avals, names, "cond", lambda ts: (unflatten(tree, ts),))
     _check_pred(cnd, loc)
+    body.graph.loc = loc          # named by the error for gradients through this loop
     captured = _unify_captures([cnd, body])
     op = WHILE_OPS[1] if _has_effects(cnd.graph, body.graph) else WHILE_OPS[0]
     outs = bind(op, *_cast_weak(leaves, weak, avals), *captured, cond_graph=cnd.graph,

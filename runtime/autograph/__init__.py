@@ -34,7 +34,6 @@ import types
 
 from . import operators
 from .operators import AutographError, Undefined  # noqa: F401  (public)
-from . import analysis as an
 from .transform import Converter
 
 __all__ = ["convert", "to_source", "AutographError", "ConversionSkipped"]
@@ -139,11 +138,7 @@ def _converted_ast(fn):
         raise ConversionSkipped("async functions are not converted")
     ast.increment_lineno(tree, first - 1)
     fdef.decorator_list = []
-    body = Converter.lift_returns(fdef.body)
-    if not an.always_returns(body):
-        body.append(ast.copy_location(ast.Return(value=None), body[-1]))
-    conv = Converter(fn.__code__.co_filename, fn.__name__)
-    fdef.body = conv.block(body, set())
+    fdef.body = Converter(fn.__code__.co_filename, fn.__name__).function_body(fdef.body)
     freevars = list(fn.__code__.co_freevars)
     factory = ast.parse(f"def ag__factory(ag__, {', '.join(freevars)}):\n    pass\n").body[0]
     for n in ast.walk(factory):

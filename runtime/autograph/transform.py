@@ -85,6 +85,12 @@ class Converter:
                 return stmts[:i + 1]
         return stmts
 
+    def function_body(self, body):
+        body = self.lift_returns(body)
+        if not an.always_returns(body):
+            body.append(ast.copy_location(ast.Return(value=None), body[-1]))
+        return self.block(body, set())
+
     def stmt(self, s, live_after):
         if isinstance(s, ast.If):
             return self.if_(s, live_after)
@@ -92,6 +98,11 @@ class Converter:
             return self.while_(s, live_after)
         if isinstance(s, ast.For):
             return self.for_(s, live_after)
+        if isinstance(s, ast.FunctionDef):       # a nested def (a loss function ...) converts too
+            outer, self.funcname = self.funcname, s.name
+            s.body = self.function_body(s.body)
+            self.funcname = outer
+            return [s]
         if isinstance(s, (ast.With, ast.AsyncWith)):
             s.body = self.block(s.body, live_after)
         elif isinstance(s, ast.Try):
