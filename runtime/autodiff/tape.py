@@ -360,7 +360,7 @@ def backward(records, seeds, sources) -> dict:
     for op, args, params, out in reversed(live):
         if op.multiple_results:
             gs = [ct.get(id(o)) if id(o) in wanted else ct.pop(id(o), None) for o in out]
-            if all(g is None for g in gs) or not is_inexact(out[0]):
+            if all(g is None for g in gs) or not any(is_inexact(o) for o in out):
                 continue
             g = tuple(zeros_like(o) if gi is None else gi for gi, o in zip(gs, out))
         else:
