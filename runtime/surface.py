@@ -119,7 +119,7 @@ class ArrayMethods:
     def flatten(self): return movement.ravel(self)
     def clip(self, min=None, max=None): return ew.clip(self, min, max)
     def dot(self, other): return linalg.dot(self, other)
-    def round(self): return ew.round(self)  # type: ignore[attr-defined]
+    def round(self, decimals=0): return ew.round(self, decimals)  # type: ignore[attr-defined]
     def swapaxes(self, a, b): return movement.swapaxes(self, a, b)
 
     # NumPy protocols: np.tanh(t), np.sum(t, axis=0) ... become runtime ops
@@ -187,8 +187,8 @@ FUNCTION_OPS = {
     np.where: lambda c, x, y: ew.where(c, x, y), np.clip: lambda a, a_min=None, a_max=None, **kw:
         ew.clip(a, kw.get("min", a_min), kw.get("max", a_max)),
     np.dot: linalg.dot, np.tensordot: lambda a, b, axes=2: linalg.tensordot(a, b, axes=axes),
-    np.outer: linalg.outer, np.round: lambda a, decimals=0: ew.round(a) if decimals == 0 else NotImplemented,
-    np.around: lambda a, decimals=0: ew.round(a) if decimals == 0 else NotImplemented,
+    np.outer: linalg.outer, np.round: lambda a, decimals=0: ew.round(a, decimals),
+    np.around: lambda a, decimals=0: ew.round(a, decimals),
     np.zeros_like: lambda a, dtype=None: creation.zeros_like(a, dtype=dtype),
     np.ones_like: lambda a, dtype=None: creation.ones_like(a, dtype=dtype),
     np.full_like: lambda a, fill_value, dtype=None: creation.full_like(a, fill_value, dtype=dtype),

@@ -158,7 +158,7 @@ def input_dependencies(graph: Graph, value: Value) -> list:
     return sorted(deps, key=lambda v: order.get(v, 0))
 
 
-# Extra "ways out" lines, e.g. from the autograph conversion when it exists.
+# Extra "ways out" lines a later module wants to add.
 CONCRETIZATION_HINTS: list = []
 
 
@@ -167,12 +167,19 @@ def concretization_message(t: Tracer, what: str) -> str:
     deps = input_dependencies(t._trace.graph, t._val)
     dep_text = ", ".join(f"`{v.name}` ({v.type_str})" for v in deps) or "no input (a random op?)"
     ways = [
-        "use rt.where(cond, a, b) to choose values elementwise, or rt.cond(pred, true_fn, "
-        "false_fn, *operands) to choose between computations, if it exists in this version",
+        "autograph: rt.function turns `if`/`while` statements on traced values (with `and`/`or`"
+        "/`not` in their conditions) and `for i in rt.range(n)` into graph control flow, in the "
+        "compiled function's body and the defs nested in it. This line is not converted: an "
+        "`assert`, `a if c else b`, or code in a helper function or lambda is not (wrap a helper "
+        "with rt.autograph.convert), nor anything with rt.function(..., autograph=False)"
+        if what.startswith("bool") else None,
+        "rt.cond(pred, true_fn, false_fn, *operands) chooses between computations (rt.while_loop"
+        " / rt.fori_loop for loops); rt.where(cond, a, b) chooses values elementwise",
         "make the argument static: rt.function(f, static_argnames=(...)) (one trace per value)",
         *CONCRETIZATION_HINTS,
         "or run this function eagerly: rt.run_functions_eagerly(True) while debugging",
     ]
+    ways = [w for w in ways if w]
     return (f"a traced value was used as {what} while tracing{_at(loc)}\n"
             f"  The value is {t._val.type_str}, computed from {dep_text}. While tracing only its "
             f"shape and dtype are known, not its value, so Python cannot branch on it or convert it.\n"
