@@ -112,3 +112,39 @@ def check_02(nb):
 
 
 CHECKS["02_graphs_and_tracing.ipynb"] = check_02
+
+
+def _has_cluster(svg_docs):
+    """A fused group is drawn as a Graphviz cluster (a box around the ops it runs together)."""
+    return any('class="cluster"' in s for s in svg_docs)
+
+
+def check_03(nb):
+    steps = text(outputs(tagged(nb, "pass-by-pass")))
+    for what in ("after fold", "folded", "x**3", "merged", "removed", "after fuse", "after memory"):
+        assert what in steps, f"pass-by-pass output lacks {what!r}:\n{steps[:3000]}"
+
+    messy = outputs(tagged(nb, "graph-messy"))
+    drawn = svgs(messy)
+    assert len(drawn) >= 2, "traced and optimized graphs should both be drawn"
+    assert _has_cluster(drawn), "the optimized graph shows no fused group"
+    assert "optimization passes" in text(messy)
+
+    assert "agree" in text(outputs(tagged(nb, "graph-check")))
+
+    fused = outputs(tagged(nb, "graph-fused"))
+    assert _has_cluster(svgs(fused)), "layer_norm is not drawn as a fused group"
+    assert "for lo in range" in text(fused), "--code shows no generated loop"
+
+    compare = text(outputs(tagged(nb, "compare")))
+    for what in ("eager", "graph", "speed-up", "break-even", "mean ± std. dev. of 3 runs"):
+        assert what in compare, f"timing table lacks {what!r}:\n{compare}"
+
+    sweep = text(outputs(tagged(nb, "sweep")))
+    rows = re.findall(r"^\s*([\d,]+)\s+([\d.]+) us\s+([\d.]+) us\s+([\d.]+)x", sweep, flags=re.M)
+    assert [r[0] for r in rows] == ["10", "1,000", "100,000", "1,000,000"], sweep
+    assert "speed-up" in text(outputs(tagged(nb, "no-pay-matmul")))
+    assert "(50 traces)" in text(outputs(tagged(nb, "no-pay-shapes")))
+
+
+CHECKS["03_optimization_and_speed.ipynb"] = check_03
