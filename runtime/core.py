@@ -94,29 +94,37 @@ class Interpreter:
 
 _interp: Interpreter = None  # type: ignore[assignment]  # set by tensor.py to the eager interpreter
 
+# Called with the new top interpreter after every change of the stack. The eager Tensor keeps a
+# flag "the eager interpreter is on top" this way, so its inline fast paths test one global.
+on_switch: list = []
+
+
+def _set_top(interp) -> None:
+    global _interp
+    _interp = interp
+    for fn in on_switch:
+        fn(interp)
+
 
 def current_interpreter() -> Interpreter:
     return _interp
 
 
 def push_interpreter(interp: Interpreter) -> Interpreter:
-    global _interp
     interp.parent = _interp
     interp.level = _interp.level + 1 if _interp is not None else 0
-    _interp = interp
+    _set_top(interp)
     return interp
 
 
 def pop_interpreter(interp: Interpreter) -> None:
-    global _interp
     if _interp is not interp:
         raise RuntimeError("interpreter stack corrupted: popping an interpreter that is not on top")
-    _interp = interp.parent
+    _set_top(interp.parent)
 
 
 def set_base_interpreter(interp: Interpreter) -> None:
-    global _interp
-    _interp = interp
+    _set_top(interp)
 
 
 class using:

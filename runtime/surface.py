@@ -25,39 +25,9 @@ class ArrayMethods:
     __array_priority__ = 100
     __hash__ = None  # type: ignore[assignment]  # == is elementwise, as in NumPy
 
-    # arithmetic: straight to the current interpreter (bind2 inlined: this is the eager hot path)
-    def __add__(self, o): return _core._interp.process2(_add, self, o)
-    def __radd__(self, o): return _core._interp.process2(_add, o, self)
-    def __sub__(self, o): return _core._interp.process2(_sub, self, o)
-    def __rsub__(self, o): return _core._interp.process2(_sub, o, self)
-    def __mul__(self, o): return _core._interp.process2(_mul, self, o)
-    def __rmul__(self, o): return _core._interp.process2(_mul, o, self)
-    def __truediv__(self, o): return _core._interp.process2(_div, self, o)
-    def __rtruediv__(self, o): return _core._interp.process2(_div, o, self)
-    def __floordiv__(self, o): return _core._interp.process2(_fdiv, self, o)
-    def __rfloordiv__(self, o): return _core._interp.process2(_fdiv, o, self)
-    def __mod__(self, o): return _core._interp.process2(_mod, self, o)
-    def __rmod__(self, o): return _core._interp.process2(_mod, o, self)
-    def __pow__(self, o): return _core._interp.process2(_pow, self, o)
-    def __rpow__(self, o): return _core._interp.process2(_pow, o, self)
+    # arithmetic and comparisons: generated below from BINARY_OPERATORS / UNARY_OPERATORS
     def __matmul__(self, o): return linalg.matmul(self, o)
     def __rmatmul__(self, o): return linalg.matmul(o, self)
-    def __and__(self, o): return _core._interp.process2(_and, self, o)
-    def __rand__(self, o): return _core._interp.process2(_and, o, self)
-    def __or__(self, o): return _core._interp.process2(_or, self, o)
-    def __ror__(self, o): return _core._interp.process2(_or, o, self)
-    def __xor__(self, o): return _core._interp.process2(_xor, self, o)
-    def __rxor__(self, o): return _core._interp.process2(_xor, o, self)
-    def __lt__(self, o): return _core._interp.process2(_lt, self, o)
-    def __le__(self, o): return _core._interp.process2(_le, self, o)
-    def __gt__(self, o): return _core._interp.process2(_gt, self, o)
-    def __ge__(self, o): return _core._interp.process2(_ge, self, o)
-    def __eq__(self, o): return _core._interp.process2(_eq, self, o)  # type: ignore[override]
-    def __ne__(self, o): return _core._interp.process2(_ne, self, o)  # type: ignore[override]
-    def __neg__(self): return _core._interp.process1(_neg, self)
-    def __pos__(self): return _core._interp.process1(_pos, self)
-    def __abs__(self): return _core._interp.process1(_abs, self)
-    def __invert__(self): return _core._interp.process1(_inv, self)
 
     # indexing
     def __getitem__(self, idx):
@@ -143,6 +113,47 @@ class ArrayMethods:
             return self._numpy_fallback(func, args, kwargs, f"np.{func.__name__}")
         return fn(*args, **kwargs)
 
+
+# Which op each operator binds, and whether the operands are swapped (`2 - t` is t.__rsub__(2)).
+# The eager Tensor reads the same table for its inline fast paths (tensor.py).
+BINARY_OPERATORS = {
+    "__add__": (_add, False), "__radd__": (_add, True), "__sub__": (_sub, False),
+    "__rsub__": (_sub, True), "__mul__": (_mul, False), "__rmul__": (_mul, True),
+    "__truediv__": (_div, False), "__rtruediv__": (_div, True),
+    "__floordiv__": (_fdiv, False), "__rfloordiv__": (_fdiv, True),
+    "__mod__": (_mod, False), "__rmod__": (_mod, True), "__pow__": (_pow, False),
+    "__rpow__": (_pow, True), "__and__": (_and, False), "__rand__": (_and, True),
+    "__or__": (_or, False), "__ror__": (_or, True), "__xor__": (_xor, False),
+    "__rxor__": (_xor, True), "__lt__": (_lt, False), "__le__": (_le, False),
+    "__gt__": (_gt, False), "__ge__": (_ge, False), "__eq__": (_eq, False), "__ne__": (_ne, False),
+}
+UNARY_OPERATORS = {"__neg__": _neg, "__pos__": _pos, "__abs__": _abs, "__invert__": _inv}
+
+
+def _binary_method(name, op, swapped):
+    """An operator: straight to the current interpreter (bind2, inlined: this is a hot path)."""
+    if swapped:
+        def method(self, other):
+            return _core._interp.process2(op, other, self)
+    else:
+        def method(self, other):
+            return _core._interp.process2(op, self, other)
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _unary_method(name, op):
+    def method(self):
+        return _core._interp.process1(op, self)
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+for _name, (_op, _swapped) in BINARY_OPERATORS.items():
+    setattr(ArrayMethods, _name, _binary_method(_name, _op, _swapped))
+for _name, _op in UNARY_OPERATORS.items():
+    setattr(ArrayMethods, _name, _unary_method(_name, _op))
+del _name, _op, _swapped
 
 UFUNC_OPS = {op.impl: op for op in (*_U.values(), *_B.values())}
 UFUNC_OPS[np.matmul] = linalg.matmul_op

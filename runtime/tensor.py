@@ -6,7 +6,8 @@ import numpy as np
 from . import core
 from .core import Interpreter
 from .errors import TracerLeakError, op_error, user_location
-from .surface import ArrayMethods
+from .ops import elementwise as ew
+from .surface import BINARY_OPERATORS, UNARY_OPERATORS, ArrayMethods
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -167,6 +168,176 @@ class EagerInterpreter(Interpreter):
 
 EAGER = EagerInterpreter()
 core.set_base_interpreter(EAGER)
+
+
+# -- the eager interpreter's inline fast paths --------------------------------------------------
+# `t * u` on small eager tensors is the hottest path in the runtime, and on these machines each
+# Python frame or module attribute lookup costs a tenth of a small ufunc. So the eager Tensor's
+# operators carry EagerInterpreter.process2's body inline for the common operands (tensors and
+# Python numbers), guarded by `_eager_on_top`, which core keeps equal to "the current interpreter
+# is EAGER" on every push and pop: a trace or a gradient tape pushed on top still sees every op,
+# and any other operand goes the generic way (EAGER.process2).
+
+_eager_on_top = False
+
+
+def _track_top(interp) -> None:
+    global _eager_on_top
+    _eager_on_top = interp is EAGER
+
+
+core.on_switch.append(_track_top)
+_track_top(core._interp)
+
+
+def _ellipsis_out_works() -> bool:
+    """NumPy >= 2.x accepts `out=...`: a ufunc then returns 0-d arrays, never NumPy scalars."""
+    try:
+        return type(np.add(1.0, 1.0, out=...)) is _ndarray
+    except TypeError:
+        return False
+
+
+_OUT_ELLIPSIS = _ellipsis_out_works()
+
+
+def _fast(op) -> bool:
+    """Ops whose impl is a one-output ufunc take the inline path (`out=...` keeps 0-d results
+    arrays, so no check of the result's type is needed)."""
+    return _OUT_ELLIPSIS and isinstance(op.impl, np.ufunc) and op.impl.nout == 1
+
+
+def _fail(op, args, e):
+    return op_error(op.name, args, {}, e, user_location(), "in eager mode")
+
+
+def _inline_method(name, op, swapped):
+    """Tensor's operator `name` (`self <op> other`, or `other <op> self` when swapped)."""
+    impl = op.impl
+    if swapped:
+        def method(self, other):
+            if _eager_on_top:
+                if type(other) is Tensor:
+                    o = other._v
+                elif type(other) is float or type(other) is int:
+                    o = other
+                else:
+                    return EAGER.process2(op, other, self)
+                try:
+                    r = impl(o, self._v, out=...)
+                except Exception as e:
+                    raise _fail(op, (other, self), e) from e
+                t = _new(Tensor)
+                t._v = r
+                return t
+            return core._interp.process2(op, other, self)
+    else:
+        def method(self, other):
+            if _eager_on_top:
+                if type(other) is Tensor:
+                    o = other._v
+                elif type(other) is float or type(other) is int:
+                    o = other
+                else:
+                    return EAGER.process2(op, self, other)
+                try:
+                    r = impl(self._v, o, out=...)
+                except Exception as e:
+                    raise _fail(op, (self, other), e) from e
+                t = _new(Tensor)
+                t._v = r
+                return t
+            return core._interp.process2(op, self, other)
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _inline_unary_method(name, op):
+    impl = op.impl
+
+    def method(self):
+        if _eager_on_top:
+            try:
+                r = impl(self._v, out=...)
+            except Exception as e:
+                raise _fail(op, (self,), e) from e
+            t = _new(Tensor)
+            t._v = r
+            return t
+        return core._interp.process1(op, self)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _inline_function1(op, generic):
+    """The public function `rt.<op>(x)` (generic: the elementwise table's version, for its docs)."""
+    impl = op.impl
+
+    def fn(x, /):
+        if _eager_on_top and type(x) is Tensor:
+            try:
+                r = impl(x._v, out=...)
+            except Exception as e:
+                raise _fail(op, (x,), e) from e
+            t = _new(Tensor)
+            t._v = r
+            return t
+        return core._interp.process1(op, x)
+
+    fn.__name__, fn.__qualname__, fn.__doc__ = generic.__name__, generic.__qualname__, generic.__doc__
+    fn.__module__ = generic.__module__
+    return fn
+
+
+def _inline_function2(op, generic):
+    """The public function `rt.<op>(x1, x2)`."""
+    impl = op.impl
+
+    def fn(x1, x2, /):
+        if _eager_on_top:
+            if type(x1) is Tensor and type(x2) is Tensor:
+                a, b = x1._v, x2._v
+            elif type(x1) is Tensor and (type(x2) is float or type(x2) is int):
+                a, b = x1._v, x2
+            else:
+                return EAGER.process2(op, x1, x2)
+            try:
+                r = impl(a, b, out=...)
+            except Exception as e:
+                raise _fail(op, (x1, x2), e) from e
+            t = _new(Tensor)
+            t._v = r
+            return t
+        return core._interp.process2(op, x1, x2)
+
+    fn.__name__, fn.__qualname__, fn.__doc__ = generic.__name__, generic.__qualname__, generic.__doc__
+    fn.__module__ = generic.__module__
+    return fn
+
+
+def _install_fast_paths():
+    for name, (op, swapped) in BINARY_OPERATORS.items():
+        if _fast(op):
+            setattr(Tensor, name, _inline_method(name, op, swapped))
+    for name, op in UNARY_OPERATORS.items():
+        if _fast(op):
+            setattr(Tensor, name, _inline_unary_method(name, op))
+    # rt.tanh, rt.add ...: the elementwise table's public functions, replaced in its namespace
+    # before runtime/__init__ re-exports them (modules that imported one earlier keep the
+    # generic version, which means the same, a frame slower).
+    fast = {}
+    for table, make in ((ew.UNARY_OPS, _inline_function1), (ew.BINARY_OPS, _inline_function2)):
+        for name, op in table.items():
+            generic = getattr(ew, name, None)
+            if _fast(op) and generic is not None and getattr(generic, "__name__", None) == name:
+                fast[generic] = make(op, generic)
+    for attr, value in list(vars(ew).items()):     # the names and their aliases (power = pow)
+        if callable(value) and value in fast:
+            setattr(ew, attr, fast[value])
+
+
+_install_fast_paths()
 
 
 def _to_numpy(tree):
