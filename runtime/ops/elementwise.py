@@ -144,6 +144,29 @@ for _name, _uf in _BINARY_NONDIFF:
     globals()[_name] = _binary_fn(_op)
 
 power = globals()["pow"]
+_round0 = globals()["round"]
+
+
+def round(x, /, decimals=0):  # noqa: A001  (NumPy's name)
+    """Round half to even, to `decimals` places, as `np.round` (the same multiply, rint, divide).
+
+    >>> rt.round(rt.asarray([0.125, 2.5]), 2)  # doctest: +SKIP
+    """
+    if decimals == 0:
+        return _round0(x)
+    dt = np.dtype(x.dtype if hasattr(x, "dtype") else np.result_type(x))
+    if dt.kind in "biu" and decimals > 0:
+        return positive(x)  # noqa: F821  (integers have no fractional digits to round)
+    if dt.kind not in "biuf":
+        raise TypeError(f"round with decimals={decimals} is supported for real arrays, not {dt}")
+    f = 10.0 ** -decimals if decimals < 0 else 10.0 ** decimals   # a Python float: weak
+    if decimals > 0:
+        return _round0(x * f) / f
+    r = _round0(x / f) * f
+    if dt.kind in "biu":               # integers to tens, hundreds ...: in float64, cast back
+        from .creation import astype
+        r = astype(r, dt)
+    return r
 
 
 def _where_abstract(c, x, y):
