@@ -21,8 +21,14 @@ import numpy as np
 from .. import core
 from ..core import Interpreter
 from ..errors import user_location
+from ..ops.creation import astype, ones_like, zeros_like
+from ..ops.movement import broadcast_to, reshape
+from ..ops.reduction import sum as rsum
 from ..pytree import flatten, unflatten
-from ..tensor import ESCAPE_HOOKS
+from ..tensor import EAGER, ESCAPE_HOOKS, Tensor
+
+_new = object.__new__
+_ndarray = np.ndarray
 
 _EMPTY = frozenset()
 _NOPARAMS: dict = {}
@@ -122,6 +128,50 @@ class GradientTape(Interpreter):
             ids.add(id(out))
         return out
 
+    # The same two, when the parent is the eager interpreter: NumPy is called here directly
+    # (one Python frame less per op; P1g in benchmarks/bench_autodiff.py measures it).
+    def _eager1(self, op, x):
+        if type(x) is Tensor:
+            try:
+                r = op.impl(x._v)
+            except Exception:
+                r = None
+            if r is None:
+                out = EAGER.process1(op, x)       # raises the eager error message
+            else:
+                if type(r) is not _ndarray:
+                    r = np.asarray(r)
+                out = _new(Tensor)
+                out._v = r
+        else:
+            out = EAGER.process1(op, x)
+        if id(x) in self._ids and not op.nondiff:
+            self._records.append((op, (x,), _NOPARAMS, out))
+            self._ids.add(id(out))
+        return out
+
+    def _eager2(self, op, x, y):
+        tx, ty = type(x), type(y)
+        if (tx is Tensor or tx is float or tx is int) and (ty is Tensor or ty is float or ty is int):
+            try:
+                r = op.impl(x._v if tx is Tensor else x, y._v if ty is Tensor else y)
+            except Exception:
+                r = None
+            if r is None:
+                out = EAGER.process2(op, x, y)    # raises the eager error message
+            else:
+                if type(r) is not _ndarray:
+                    r = np.asarray(r)
+                out = _new(Tensor)
+                out._v = r
+        else:
+            out = EAGER.process2(op, x, y)
+        ids = self._ids
+        if (id(x) in ids or id(y) in ids) and not op.nondiff:
+            self._records.append((op, (x, y), _NOPARAMS, out))
+            ids.add(id(out))
+        return out
+
     # -- context manager ---------------------------------------------------------------------
     def __enter__(self):
         if self._records is None:
@@ -130,6 +180,11 @@ class GradientTape(Interpreter):
         core.push_interpreter(self)
         p = self.parent
         self._p, self._p1, self._p2 = p.process, p.process1, p.process2
+        if p is EAGER:
+            self.process1, self.process2 = self._eager1, self._eager2
+        else:
+            self.__dict__.pop("process1", None)
+            self.__dict__.pop("process2", None)
         if not _LISTENING:
             ESCAPE_HOOKS.append(note_escape)
         _LISTENING.append(self)
@@ -216,7 +271,6 @@ class GradientTape(Interpreter):
             if g is None:
                 self._last_none.append(self._explain(names[k], src_leaves[k], tgt_leaves))
                 if mode == "zero":
-                    from ..ops.creation import zeros_like
                     grads[k] = zeros_like(src_leaves[k])
         if not self.persistent:
             self._release()
@@ -239,7 +293,7 @@ class GradientTape(Interpreter):
         self._watched = []
 
     def _gradient(self, targets, sources, out_grads):
-        from ..ops.creation import asarray, ones_like
+        from ..ops.creation import asarray
         seeds = []
         for t, g in zip(targets, out_grads):
             if id(t) not in self._tracked:
@@ -299,26 +353,29 @@ def unbroadcast(g, x):
     """Make cotangent `g` fit input `x`: sum the axes broadcasting added, cast to x's dtype.
 
     Every vjp rule returns a cotangent shaped like the op's output (or broadcastable to the
-    input); this one helper turns it into one shaped and typed like the input.
+    input); this one helper turns it into one shaped and typed like the input. It works on
+    tensors and tracers (runtime ops) and on raw NumPy arrays (NumPy calls; see `backward`).
     """
-    from ..ops.creation import astype
-    from ..ops.movement import broadcast_to, reshape
-    from ..ops.reduction import sum as rsum
     shape, gshape = x.shape, g.shape
+    raw = isinstance(g, (_ndarray, np.generic))
     if gshape != shape:
         extra = len(gshape) - len(shape)
         if extra < 0:
-            g = broadcast_to(g, shape)
+            g = np.broadcast_to(g, shape) if raw else broadcast_to(g, shape)
         else:
             axes = tuple(range(extra)) + tuple(i + extra for i, d in enumerate(shape)
                                                if d == 1 and gshape[i + extra] != 1)
             if axes:
-                g = rsum(g, axis=axes)
+                g = np.sum(g, axis=axes) if raw else rsum(g, axis=axes)
             if g.shape != shape:
-                g = reshape(g, shape)
+                g = np.reshape(g, shape) if raw else reshape(g, shape)
     if g.dtype != x.dtype:
-        g = astype(g, x.dtype)
+        g = np.asarray(g).astype(x.dtype) if raw else astype(g, x.dtype)
     return g
+
+
+def _raw(g):
+    return g._v if type(g) is Tensor else np.asarray(g)
 
 
 def rule_for(op, i):
@@ -334,11 +391,17 @@ def backward(records, seeds, sources) -> dict:
     """Reverse pass over `records`: id(value) -> cotangent, for `sources` (and what lies between).
 
     Only records on a path from a source are replayed, and only inputs that depend on a source
-    get a cotangent, so gradients that nobody asked for are never computed.
+    get a cotangent, so gradients that nobody asked for are never computed. Integer and boolean
+    values never receive a cotangent, so nothing flows back through them.
+
+    When nothing sits above the eager interpreter (no outer tape, no trace), nobody needs to see
+    the backward pass as ops, so the rules run on the raw NumPy arrays: the same NumPy calls
+    without the tensor dispatch. Otherwise they run on tensors/tracers through the current
+    interpreter, so an outer tape records them or a trace puts them in the graph.
     """
-    from ..ops.creation import zeros_like
+    raw = core._interp is EAGER
     reach = {id(s) for s in sources}
-    wanted = set(reach)
+    wanted = frozenset(reach)
     live = []
     for rec in records:
         for a in rec[1]:
@@ -354,34 +417,60 @@ def backward(records, seeds, sources) -> dict:
             reach.add(id(out))
     ct: dict = {}
     for t, g in seeds:
-        if id(t) in reach:
-            prev = ct.get(id(t))
-            ct[id(t)] = unbroadcast(g, t) if prev is None else prev + unbroadcast(g, t)
+        tid = id(t)
+        if tid in reach:
+            g = unbroadcast(_raw(g), t._v) if raw else unbroadcast(g, t)
+            prev = ct.get(tid)
+            ct[tid] = g if prev is None else prev + g
     for op, args, params, out in reversed(live):
         if op.multiple_results:
             gs = [ct.get(id(o)) if id(o) in wanted else ct.pop(id(o), None) for o in out]
-            if all(g is None for g in gs) or not any(is_inexact(o) for o in out):
+            if all(g is None for g in gs):
                 continue
-            g = tuple(zeros_like(o) if gi is None else gi for gi, o in zip(gs, out))
+            g = tuple((np.zeros_like(o._v) if raw else zeros_like(o)) if gi is None else gi
+                      for gi, o in zip(gs, out))
+            if raw:
+                out = tuple(o._v for o in out)
         else:
-            g = ct.get(id(out)) if id(out) in wanted else ct.pop(id(out), None)
-            if g is None or not is_inexact(out):
+            oid = id(out)
+            g = ct.get(oid) if oid in wanted else ct.pop(oid, None)
+            if g is None:
                 continue
-        if op.vjp is None:
+            if raw:
+                out = out._v
+        rules = op.vjp
+        if rules is None:
             raise NotImplementedError(
                 f"no gradient rule (vjp) for op `{op.name}`: it is on the path from a watched "
                 f"value to the target. Add a vjp to its definition block in runtime/ops, or wrap "
                 f"its input in rt.stop_gradient if no gradient should flow through it")
+        vals = tuple(a._v if type(a) is Tensor else a for a in args) if raw else args
         for i, a in enumerate(args):
-            if id(a) not in reach or not is_inexact(a):
+            if id(a) not in reach:
                 continue
-            rule = rule_for(op, i)
+            v = vals[i]
+            if v.dtype.kind not in "fc":
+                continue
+            if type(rules) is tuple:
+                rule = rules[i] if i < len(rules) else None
+            else:
+                rule = rule_for(op, i)
             if rule is None:
                 continue
-            c = rule(g, out, *args, **params)
+            c = rule(g, out, *vals, **params)
             if c is None:
                 continue
-            c = unbroadcast(c, a)
+            if raw and type(c) is Tensor:
+                c = c._v
+            if c.shape != v.shape or c.dtype != v.dtype:
+                c = unbroadcast(c, v)
             prev = ct.get(id(a))
             ct[id(a)] = c if prev is None else prev + c
+    if raw:
+        for k in wanted:
+            c = ct.get(k)
+            if c is not None and type(c) is not Tensor:
+                t = _new(Tensor)
+                t._v = np.asarray(c)
+                ct[k] = t
     return ct

@@ -29,6 +29,7 @@ class Case:
     ag: Callable | None = None   # autograd.numpy version of fn, if autograd has it
     rtol: float = 1e-6
     eager_only: bool = False     # boolean masks: data-dependent shapes cannot be traced
+    compiled_raises: tuple | None = None   # (exception class name, message part) when compiled
     eps: float = 1e-5            # finite-difference step (larger where the op rounds to float32)
 
     @property
@@ -187,6 +188,22 @@ case("index_update", "add-repeats", _update("add", np.array([1, 1, 2])),
 for mode in ("min", "max"):
     case("index_update", f"{mode}-slice", _update(mode, slice(0, 4)),
          lambda rng: [distinct((6,), rng), distinct((4,), rng) + 0.05])
+
+# --- control flow: eagerly these are plain Python, so the compiled run is what exercises the
+# ops' own vjp rules (and is compared with eager and with finite differences).
+case("cond", "true-branch", lambda p, x: rt.cond(rt.sum(p) > 0, lambda v: rt.sin(v) * 2.0,
+                                                 lambda v: v * v, x),
+     inputs(U(0.5, 1.0, (2,)), U(-1, 1, (3,))))
+case("cond", "false-branch", lambda p, x: rt.cond(rt.sum(p) > 0, lambda v: rt.sin(v) * 2.0,
+                                                  lambda v: v * v * p[0], x),
+     inputs(U(-1.0, -0.5, (2,)), U(-1, 1, (3,))))
+case("fori_loop", "3-steps", lambda x, w: rt.fori_loop(0, 3, lambda i, v: rt.tanh(v * w) + 0.1, x),
+     inputs(U(-1, 1, (3,)), U(0.5, 1.5, (3,))))
+case("scan", "carry-and-ys", lambda c, xs: rt.scan(lambda c, x: (c * rt.cos(x) + x, c * x), c, xs),
+     inputs(U(-1, 1, (2,)), U(-1, 1, (4, 2))))
+case("while_loop", "refuses-compiled", lambda x: rt.while_loop(lambda v: rt.sum(v) < 10.0,
+                                                              lambda v: v * 1.5, x),
+     inputs(U(0.5, 1.0, (3,))), compiled_raises=("LoopGradientError", "fori_loop"))
 
 # stop_gradient is checked on its own: its gradient is zero by definition, unlike its forward.
 ZERO_GRADIENT = {"stop_gradient"}

@@ -72,7 +72,11 @@ def _ours(c, args, diff, tree, cts, compiled):
         return back(unflatten(tree, [rt.asarray(r) for r in cts]))
 
     fn = rt.function(pullback) if compiled else pullback
-    grads = fn(*[rt.asarray(a) for a in args])
+    tensors = [rt.asarray(a) for a in args]
+    grads = fn(*tensors)
+    if compiled:   # the op itself was traced (and so its vjp rule ran on tracers)
+        ops = fn.traced_graph_for(*tensors).op_counts()
+        assert c.op in ops, f"{c.id}: {c.op} is not in the traced graph: {sorted(ops)}"
     return [np.asarray(g) for g in grads]
 
 
@@ -101,6 +105,12 @@ def test_vjp_matches_finite_differences_eager_and_compiled(c):
     if c.eager_only:
         with pytest.raises(rt.RuntimeOpError, match="boolean mask"):
             _ours(c, args, diff, tree, cts, compiled=True)
+        return
+    if c.compiled_raises:
+        name, part = c.compiled_raises
+        with pytest.raises(Exception, match=part) as info:
+            _ours(c, args, diff, tree, cts, compiled=True)
+        assert type(info.value).__name__ == name
         return
     compiled = _ours(c, args, diff, tree, cts, compiled=True)
     for e, g in zip(eager, compiled):
