@@ -108,8 +108,14 @@ def if_stmt(test, true_fn, false_fn, values, out_names, where):
         return run
 
     res = cf.cond_traced(test, checked(true_fn, "true"), checked(false_fn, "false"), values,
-                         out_names=list(out_names) if out_names is not None else None, loc=loc)
+                         out_names=list(out_names) if out_names is not None else None, loc=loc,
+                         in_names=_param_names(true_fn))
     return res
+
+
+def _param_names(fn):
+    code = fn.__code__
+    return list(code.co_varnames[:code.co_argcount])
 
 
 def _mark(v, name, branch, lineno):
