@@ -140,12 +140,21 @@ print(f"final loss {float(loss):.4f}, w = {w}")
 # %%
 small_np, big_np = np.ones((2, 2)), np.ones((1000, 1000))
 small, big = rt.asarray(small_np), rt.asarray(big_np)
-for label, t, n in (("2x2", small, small_np), ("1000x1000", big, big_np)):
-    loops = 2000 if t.size < 100 else 20
-    t0 = time.perf_counter(); [t + t for _ in range(loops)]; t_rt = time.perf_counter() - t0
-    t0 = time.perf_counter(); [n + n for _ in range(loops)]; t_np = time.perf_counter() - t0
-    print(f"{label:>10}: rt {t_rt / loops * 1e6:8.1f} us, NumPy {t_np / loops * 1e6:8.1f} us, "
-          f"ratio {t_rt / t_np:5.1f}x")
+
+def best_per_call(fn, a, loops, rounds=5):
+    fn(a)                                                   # warm up
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn(a)
+        best = min(best, (time.perf_counter() - t0) / loops)
+    return best
+
+add = lambda a: a + a
+for label, t, n, loops in (("2x2", small, small_np, 2000), ("1000x1000", big, big_np, 5)):
+    t_rt, t_np = best_per_call(add, t, loops), best_per_call(add, n, loops)
+    print(f"{label:>10}: rt {t_rt * 1e6:8.1f} us, NumPy {t_np * 1e6:8.1f} us, ratio {t_rt / t_np:4.1f}x")
 
 # %% [markdown]
 # That fixed cost per op is what graph mode removes: trace the code once, then run the whole

@@ -146,9 +146,14 @@ def widget_states(nb) -> dict:
     return meta.get("state", {})
 
 
-def widget_tree_text(nb, model_id: str, _seen=None) -> str:
-    """All text a widget and its children hold (values, descriptions, HTML), for content checks.
-    Output widgets are followed into their captured outputs."""
+def widget_tree_text(nb, model_id: str) -> str:
+    """All text a widget and its children hold (values, descriptions, HTML with its tags removed),
+    for content checks. Output widgets are followed into their captured outputs."""
+    return re.sub(r"<[^>]+>", " ", widget_tree_raw(nb, model_id))
+
+
+def widget_tree_raw(nb, model_id: str, _seen=None) -> str:
+    """Like widget_tree_text, with HTML values as they are (to look for <img> and <svg>)."""
     states = widget_states(nb)
     seen = _seen if _seen is not None else set()
     if model_id in seen or model_id not in states:
@@ -159,14 +164,14 @@ def widget_tree_text(nb, model_id: str, _seen=None) -> str:
     for key in ("value", "description", "placeholder", "tooltip"):
         v = st.get(key)
         if isinstance(v, str):
-            parts.append(re.sub(r"<[^>]+>", " ", v))
+            parts.append(v)
     for o in st.get("outputs", []) or []:
         parts.append(text([o]))
-        parts += [f"<svg {len(s)} chars>" for s in svgs([o])]
+        parts += svgs([o])
         for mid in widget_model_ids([o]):
-            parts.append(widget_tree_text(nb, mid, seen))
+            parts.append(widget_tree_raw(nb, mid, seen))
     for ref in _refs(st):
-        parts.append(widget_tree_text(nb, ref, seen))
+        parts.append(widget_tree_raw(nb, ref, seen))
     return "\n".join(p for p in parts if p)
 
 

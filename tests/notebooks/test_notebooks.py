@@ -148,3 +148,23 @@ def check_03(nb):
 
 
 CHECKS["03_optimization_and_speed.ipynb"] = check_03
+
+
+def check_01(nb):
+    tower_cells = tagged(nb, "eager-tower")
+    (tower,) = _widgets_displayed(nb, tower_cells)
+    panel = nbtools.widget_tree_text(nb, tower)
+    assert "tower" in panel and "f64[8,8]" in panel and "max 8" in panel, panel
+    assert "data:image/png" in nbtools.widget_tree_raw(nb, tower), "no heatmap of the 8x8 tower"
+
+    loss_cells = tagged(nb, "eager-loss")
+    (watch,) = _widgets_displayed(nb, loss_cells)
+    panel = nbtools.widget_tree_text(nb, watch)
+    assert "loss" in panel and "w" in panel and "f64[3]" in panel, panel
+    assert "tower" not in panel, "--watch loss,w showed other names"
+    assert nbtools.widget_tree_svgs(nb, watch), "the loss history is not drawn as a curve"
+    final = _number_after("final loss", text(outputs(loss_cells)))
+    assert final < 0.02, f"gradient descent did not converge: final loss {final}"
+
+
+CHECKS["01_eager_execution.ipynb"] = check_01
