@@ -29,18 +29,13 @@ from dataclasses import dataclass, field
 
 from ..graph import Graph
 
+from . import cse, dce, fold, fusion, memory, simplify
 from ._rewrite import copy_graph
-from .cse import cse
-from .dce import dce
-from .fold import fold
-from .fusion import fuse
-from .memory import memory
-from .simplify import simplify
 
 # name -> pass function, in pipeline order. Passes register here by being listed, not by import
 # side effects, so the pipeline reads top to bottom.
-PASSES: dict = {"fold": fold, "simplify": simplify, "cse": cse, "dce": dce, "fuse": fuse,
-                "memory": memory}
+PASSES: dict = {"fold": fold.fold, "simplify": simplify.simplify, "cse": cse.cse, "dce": dce.dce,
+                "fuse": fusion.fuse, "memory": memory.memory}
 DEFAULT_PIPELINE: tuple = ("fold", "simplify", "cse", "dce", "fuse", "memory")
 
 

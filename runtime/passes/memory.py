@@ -53,6 +53,7 @@ def plan_memory(graph: Graph, donated=()):
         for v in n.outputs:
             if fresh:
                 root[v] = (v,)
+                end[v] = i               # a result nobody reads dies where it is made
                 if v.ndim > 0 and v.nbytes >= REUSE_MIN_BYTES:
                     owned.add(v)
             elif n.op.name != "const":
@@ -72,7 +73,8 @@ def plan_memory(graph: Graph, donated=()):
         pool.setdefault((r.shape, r.dtype), []).append(r)
     for i, n in enumerate(graph.nodes):
         fused = n.op.name == "fused"
-        dying = dies_at.get(i, ())
+        dying = [r for r in dies_at.get(i, ()) if r.node is not n]
+        unread = [r for r in dies_at.get(i, ()) if r.node is n]     # results nobody reads
         if not fused:
             for r in dying:
                 pool.setdefault((r.shape, r.dtype), []).append(r)
@@ -90,10 +92,9 @@ def plan_memory(graph: Graph, donated=()):
                         plan[v] = donor
                         taken.add(donor)
                         taken_all.add(donor)
-        if fused:
-            for r in dying:
-                if r not in taken_all:
-                    pool.setdefault((r.shape, r.dtype), []).append(r)
+        for r in (dying if fused else []) + unread:
+            if r not in taken_all:
+                pool.setdefault((r.shape, r.dtype), []).append(r)
     graph.memory_plan = plan
     return plan
 
