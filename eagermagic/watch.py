@@ -1,0 +1,401 @@
+"""The live tensor watch behind `%%eager`: which names changed, their summaries and histories.
+
+How it stays cheap: a counting eager interpreter (eagermagic.counting.OpCounter) sits on the
+runtime's interpreter stack while the cell runs. Its per-op cost is one counter decrement; every
+`every` ops it calls `TensorWatch.tick()`, which notes new values of scalar names (so a loss assigned in
+a loop becomes a curve) and, when at least `interval` seconds have passed, scans the user's
+namespace for tensors that were created or changed and hands them to the view. A scan that took
+long pushes the next one further away (at most ~5% of the run is spent scanning), and only rows
+whose text changed are sent to the browser. After the cell, `finish()` reads every value again,
+exactly, so the final state is right however the live updates were thinned.
+
+>>> import numpy as np
+>>> ns = {}
+>>> w = TensorWatch(ns)
+>>> ns["x"] = np.ones(3)
+>>> w.finish()
+['x']
+>>> w.entries["x"].summary.type_str
+'f64[3]'
+"""
+from __future__ import annotations
+
+import time
+from html import escape
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from runtime import Tensor
+
+from .summary import Summary, array_of, final_summary, fingerprint, scalar_value, summarize
+
+_MISSING = object()
+MAX_HISTORY = 100_000
+
+
+# ---------------------------------------------------------------------------------------------
+# What is watched
+
+def _ref(v):
+    """Something that returns `v` while it lives, without keeping big arrays alive."""
+    try:
+        return weakref.ref(v)
+    except TypeError:
+        return lambda: v
+
+
+def watch_kind(v, named: bool = False) -> str | None:
+    """'array' for tensors and NumPy arrays, 'scalar' for numbers worth a curve, else None.
+    Python ints are loop counters more often than results: only watched when named."""
+    if type(v) is Tensor or isinstance(v, np.ndarray):
+        return "scalar" if v.ndim == 0 and array_of(v).dtype.kind in "biuf" else "array"
+    if isinstance(v, (float, np.floating, np.integer)) and not isinstance(v, np.bool_):
+        return "scalar"
+    if named and isinstance(v, int) and not isinstance(v, bool):
+        return "scalar"
+    return None
+
+
+@dataclass
+class Entry:
+    """One row of the watch: a name the cell created or changed."""
+    name: str
+    kind: str
+    summary: Summary | None = None
+    ref: object = None
+    sfp: object = None                     # sampled fingerprint of an ndarray when last read
+    history: list | None = None            # scalars: values seen, oldest first
+    changes: int = 0                       # times the scan saw a new value
+    deleted: bool = False
+    order: int = 0
+    _stride: int = field(default=1, repr=False)
+    _skip: int = field(default=0, repr=False)
+
+    def add_point(self, x: float) -> None:
+        """Append to the history; past MAX_HISTORY keep every 2nd, 4th ... point (the curve's
+        shape survives and memory stays bounded)."""
+        h = self.history
+        self._skip += 1
+        if self._skip % self._stride:
+            return
+        h.append(x)
+        if len(h) > MAX_HISTORY:
+            del h[1::2]
+            self._stride *= 2
+
+
+@dataclass
+class _Before:
+    ref: object
+    sfp: object
+    efp: object
+
+
+class TensorWatch:
+    """Tracks the tensors and numbers a cell creates or changes in namespace `ns`.
+
+    names: only these names (None: every tensor, NumPy array and float the cell touches).
+    view: an object with `update(watch, changed_names, final)` (the widget panel), or None.
+    """
+
+    def __init__(self, ns: dict, names=None, *, view=None, interval: float = 0.1,
+                 clock=time.perf_counter):
+        self.ns = ns
+        self.names = set(names) if names else None
+        self.view = view
+        self.interval = interval
+        self.clock = clock
+        self.entries: dict[str, Entry] = {}
+        # scalar name -> [last object seen, values not yet in the history, name, Entry]
+        self.tracks: dict[str, list] = {}
+        self._track_list: list[list] = []
+        self.counter = None                   # the OpCounter, while ops are counted
+        self.flushes = 0
+        self.error: BaseException | None = None
+        self._busy = False
+        self.before = {}
+        for name, v in list(ns.items()):
+            if self._wanted(name) and watch_kind(v, self._named(name)):
+                a = array_of(v)
+                self.before[name] = _Before(
+                    _ref(v), fingerprint(a) if isinstance(v, np.ndarray) else None,
+                    fingerprint(a, exact=True) if isinstance(v, np.ndarray) else None)
+        self.t0 = clock()
+        self.t1: float | None = None
+        self.next_flush = self.t0           # the first tick scans at once: names are found early
+
+    # -- which names ------------------------------------------------------------------------
+    def _named(self, name) -> bool:
+        return self.names is not None and name in self.names
+
+    def _wanted(self, name) -> bool:
+        if self.names is not None:
+            return name in self.names
+        return not name.startswith("_")      # IPython's _, __, _i3, _5 ... are history, not results
+
+    @property
+    def ops(self) -> int:
+        return self.counter.ops if self.counter is not None else 0
+
+    @property
+    def elapsed(self) -> float:
+        return (self.t1 if self.t1 is not None else self.clock()) - self.t0
+
+    # -- called by the counting interpreter every few ops --------------------------------------
+    def tick(self) -> None:
+        """Note new values of scalar names (cheap: an identity test each; converted to floats
+        later, at a scan) and scan the namespace when the time has come."""
+        if self._track_list:
+            get = self.ns.get
+            for tr in self._track_list:
+                v = get(tr[2], _MISSING)
+                if v is not tr[0]:
+                    tr[0] = v
+                    tr[1].append(v)
+        if self.clock() >= self.next_flush and not self._busy:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._busy = True
+        now = self.clock()
+        try:
+            changed = self.scan(final=False)
+            if self.view is not None:
+                self.view.update(self, changed, final=False)
+            self.flushes += 1
+            done = self.clock()
+            # at most 10 updates a second, and scanning at most ~5% of the run
+            self.next_flush = done + max(self.interval, 20 * (done - now))
+        except Exception as e:               # the watch must never break the user's cell
+            self.error = e
+            self.next_flush = float("inf")
+            self.tracks.clear()
+            self._track_list = []
+        finally:
+            self._busy = False
+
+    def _drain(self) -> None:
+        """Turn the values noted by `tick` into history points."""
+        for tr in self._track_list:
+            if tr[1]:
+                self._drain_one(tr)
+
+    # -- scanning the namespace ------------------------------------------------------------------
+    def scan(self, final: bool = False) -> list[str]:
+        """Names whose value was created, changed or deleted since the last scan (all of them
+        relative to the cell's start). With `final`, everything is read exactly."""
+        changed = []
+        seen = set()
+        for name, v in list(self.ns.items()):
+            if not self._wanted(name):
+                continue
+            kind = watch_kind(v, self._named(name))
+            if kind is None:
+                continue
+            seen.add(name)
+            if self._unchanged(name, v, final):
+                continue
+            self._update(name, v, kind, final)
+            changed.append(name)
+        for name, e in self.entries.items():
+            if name not in seen and not e.deleted:
+                e.deleted = True
+                self._untrack(name)
+                changed.append(name)
+        for name in self.before:
+            if name not in seen and name not in self.entries:
+                self.entries[name] = Entry(name, "array", deleted=True, order=len(self.entries))
+                changed.append(name)
+        self._drain()
+        return changed
+
+    def _untrack(self, name) -> None:
+        tr = self.tracks.pop(name, None)
+        if tr is not None:
+            self._drain_one(tr)
+            self._track_list = list(self.tracks.values())
+
+    def _drain_one(self, tr) -> None:
+        for v in tr[1]:
+            x = scalar_value(v)
+            if x is not None:
+                tr[3].add_point(x)
+        tr[1].clear()
+
+    def _unchanged(self, name, v, final) -> bool:
+        e = self.entries.get(name)
+        is_nd = isinstance(v, np.ndarray)
+        if e is not None and not e.deleted:
+            if e.ref() is not v:
+                return False
+            if final and (e.summary is None or not e.summary.exact or is_nd):
+                # read again, exactly: the live summary may be a sample, or the array may have
+                # changed in place where the sampled fingerprint did not look
+                return is_nd and e.sfp == fingerprint(v, exact=True) and e.summary.exact
+            return not is_nd or e.sfp == fingerprint(v)
+        if e is None:
+            b = self.before.get(name)
+            if b is not None and b.ref() is v:
+                return not is_nd or (b.efp if final else b.sfp) == fingerprint(v, exact=final)
+        return False
+
+    def _update(self, name, v, kind, final) -> None:
+        e = self.entries.get(name)
+        if e is None or e.deleted or e.kind != kind:
+            old = e
+            e = Entry(name, kind, order=old.order if old else len(self.entries))
+            if kind == "scalar":
+                e.history = list(old.history) if old is not None and old.history else []
+            self.entries[name] = e
+        e.deleted = False
+        e.summary = final_summary(v) if final else summarize(v)
+        e.ref = _ref(v)
+        e.sfp = fingerprint(v, exact=final) if isinstance(v, np.ndarray) else None
+        e.changes += 1
+        if kind == "scalar":
+            tr = self.tracks.get(name)
+            if tr is None:
+                tr = self.tracks[name] = [_MISSING, [], name, e]
+                self._track_list = list(self.tracks.values())
+            elif tr[3] is not e:
+                self._drain_one(tr)
+                tr[3] = e
+            if tr[0] is not v:
+                tr[0] = v
+                tr[1].append(v)
+        elif name in self.tracks:            # a scalar name now holds an array
+            self._untrack(name)
+
+    # -- the end ------------------------------------------------------------------------------
+    def finish(self) -> list[str]:
+        """The exact final state: read every watched value again (after the cell ended)."""
+        self.t1 = self.clock()
+        self._busy = True                   # no more ticks
+        changed = self.scan(final=True)
+        if self.view is not None:
+            self.view.update(self, changed, final=True)
+        return changed
+
+    def shown(self) -> list[Entry]:
+        """Entries in the order they first appeared."""
+        return sorted(self.entries.values(), key=lambda e: e.order)
+
+
+# ---------------------------------------------------------------------------------------------
+# The panel: ipywidgets' own controls only (an HTML header, one HTML row per name)
+
+_ROW = ("display:flex;gap:14px;align-items:center;font-family:var(--jp-code-font-family,monospace);"
+        "font-size:12px;line-height:1.3;padding:1px 0")
+_BAD = "background:#fdd;color:#b00;font-weight:bold;padding:0 4px;border-radius:3px"
+
+
+def row_html(e: Entry) -> str:
+    """One row of the panel as HTML (what the browser receives for this name)."""
+    from .pictures import line, picture_html
+    name = f'<b style="min-width:7em">{escape(e.name)}</b>'
+    if e.deleted or e.summary is None:
+        return (f'<div style="{_ROW};color:#888">{name.replace("<b ", "<s ").replace("</b>", "</s>")}'
+                f'<span>deleted</span></div>')
+    s = e.summary
+    parts = [name, f'<span style="min-width:10em;color:#555">{escape(s.type_str)}</span>']
+    if e.kind == "scalar":
+        value = s.tiny if s.tiny is not None else s.stats_text()
+        parts.append(f'<span style="min-width:8em">= {escape(value)}</span>')
+        if e.history and len(e.history) > 1:
+            parts.append(line(e.history, title=f"{e.name} over time", highlight_last=True))
+            parts.append(f'<span style="color:#777">{len(e.history):,} values seen</span>')
+    else:
+        text = s.stats_text() if s.tiny is None else s.tiny
+        parts.append(f'<span style="min-width:24em">{escape(text)}</span>')
+    bad = s.bad_text()
+    if bad:
+        parts.append(f'<span style="{_BAD}" title="non-finite values">{escape(bad)}</span>')
+    if e.kind != "scalar":
+        pic = picture_html(s)
+        if pic:
+            parts.append(pic)
+    note = s.sample_text()
+    if note:
+        parts.append(f'<span style="color:#777">{escape(note)}</span>')
+    return f'<div style="{_ROW}">{"".join(parts)}</div>'
+
+
+def header_text(w: TensorWatch, final: bool) -> str:
+    live = [e for e in w.entries.values() if not e.deleted]
+    gone = len(w.entries) - len(live)
+    what = f"{len(live)} tensor{'s' if len(live) != 1 else ''} created or changed"
+    if gone:
+        what += f", {gone} deleted"
+    state = f"done in {w.elapsed:.3g} s" if final else f"running, {w.elapsed:.3g} s"
+    ops = f"{w.ops:,} op{'s' if w.ops != 1 else ''}" if w.counter is not None else "ops not counted"
+    return f"%%eager · {state} · {ops} · {what}"
+
+
+class WatchPanel:
+    """The widget: a header (state, op count, time) and a row per watched name.
+
+    `.widget` is what gets displayed; `.messages` counts the value changes sent to the browser."""
+
+    def __init__(self):
+        import ipywidgets as W
+        self._W = W
+        self.header = W.HTML(value="<b>%%eager</b> · starting")
+        self.rows_box = W.VBox([])
+        self.rows: dict[str, object] = {}
+        self.note = W.HTML(value="")
+        self.widget = W.VBox([self.header, self.rows_box, self.note],
+                             layout=W.Layout(border="1px solid #ddd", padding="4px 8px"))
+        self.widget.add_class("eagermagic-watch")
+        self.messages = 0
+
+    def _set(self, widget, value):
+        if widget.value != value:
+            widget.value = value
+            self.messages += 1
+
+    def update(self, w: TensorWatch, changed, final: bool) -> None:
+        new_rows = False
+        for name in changed:
+            e = w.entries[name]
+            row = self.rows.get(name)
+            if row is None:
+                row = self.rows[name] = self._W.HTML(value="")
+                new_rows = True
+            self._set(row, row_html(e))
+        if new_rows:
+            order = [e.name for e in w.shown() if e.name in self.rows]
+            self.rows_box.children = tuple(self.rows[n] for n in order)
+            self.messages += 1
+        head = escape(header_text(w, final))
+        if not final:
+            head = f'<span style="color:#2a7">●</span> {head}'
+        self._set(self.header, f'<span style="font-family:monospace;font-size:12px">{head}</span>')
+        if final:
+            notes = []
+            if not w.entries:
+                notes.append("No tensors, arrays or numbers were created or changed by this cell.")
+            if w.error is not None:
+                notes.append(f"The live view stopped early ({type(w.error).__name__}: {w.error}); "
+                             "the final state above was read after the cell.")
+            self._set(self.note, "<br>".join(f'<span style="color:#777;font-size:12px">{escape(n)}</span>'
+                                             for n in notes))
+
+
+def text_report(w: TensorWatch) -> str:
+    """The watch as plain text (a terminal IPython, or `--text`)."""
+    lines = [header_text(w, final=True)]
+    width = max([len(e.name) for e in w.entries.values()] + [4])
+    for e in w.shown():
+        if e.deleted or e.summary is None:
+            lines.append(f"  {e.name:<{width}}  deleted")
+            continue
+        text = e.summary.text()
+        if e.history and len(e.history) > 1:
+            h = e.history
+            text += f"  (history: {len(h):,} values, first {h[0]:.4g}, last {h[-1]:.4g})"
+        lines.append(f"  {e.name:<{width}}  {text}")
+    if w.error is not None:
+        lines.append(f"  (live view stopped early: {type(w.error).__name__}: {w.error})")
+    return "\n".join(lines)
