@@ -100,7 +100,7 @@ def _node_line(n, args, names, printed, plan, fresh, glb):
         names[v] = fresh(printed[v])
         outs.append(names[v])
     lhs = ", ".join(outs) + ("," if op.multiple_results and len(outs) == 1 else "")  # unpack 1-tuples
-    line = f"    {lhs} = {expr}"
+    line = f"    {lhs} = {expr}" if outs else f"    {expr}"     # no outputs (rt.print): a statement
     if n.loc is not None:
         line = f"{line:<56}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
     return line, reused

@@ -425,3 +425,123 @@ def _stop_gradient(name):
     """Forward: the identity (its point is the zero gradient, tested with autodiff)."""
     return (any_array() | py_scalars()).map(
         lambda x: Case((x,), {}, lambda a: np.asarray(a), rt.stop_gradient))
+
+
+# --- ops whose params hold sub-graphs: params are taken from a traced call ----------------------
+
+def traced_case(op_name, public, args, ref, passes=()):
+    """A Case for the `op_name` node that tracing `public(*args)` makes: its inputs must come
+    from the graph's inputs (or constants), its params (sub-graphs) are used as they are."""
+    targs = [rt.asarray(a) for a in args]
+    f = rt.function(public, passes=passes)
+    g = f.traced_graph_for(*targs) if passes == () else f.graph_for(*targs)
+    node = next(n for n in g.nodes if n.op.name == op_name)
+    vals = []
+    for v in node.inputs:
+        if any(v is i for i in g.inputs):
+            vals.append(args[next(k for k, i in enumerate(g.inputs) if i is v)])
+        elif v.node is not None and v.node.op.name == "const":
+            vals.append(v.const if v.weak else np.asarray(v.const))
+        else:
+            raise AssertionError(f"{op_name}'s inputs must be graph inputs in its test case")
+    expected = ref(*args)
+    return Case(tuple(vals), dict(node.params), lambda *_: expected, note=f"from {public}")
+
+
+def _quiet_print(fmt, *xs):
+    """rt.print into a list instead of stdout (the effectful variants need a side effect)."""
+    rt.print(fmt, *xs)
+
+
+pos_floats = lambda shape: arrays(np.float64, shape, nonneg=True).map(lambda a: a + 0.5)  # noqa: E731
+
+
+@case_for("cond", "cond_effectful")
+def _cond(name):
+    effect = name.endswith("_effectful")
+
+    def true_fn(v):
+        if effect:
+            _quiet_print("true {}", v)
+        return v * 2.0
+
+    @st.composite
+    def gen(draw):
+        x = draw(pos_floats(draw(shapes)))
+        p = np.asarray(draw(st.booleans()))
+        return traced_case(name, lambda p, v: rt.cond(p, true_fn, lambda v: v - 1.0, v), [p, x],
+                           lambda p, v: [v * 2.0 if p else v - 1.0])
+    return gen()
+
+
+@case_for("while_loop", "while_loop_effectful")
+def _while(name):
+    effect = name.endswith("_effectful")
+
+    def body(v):
+        if effect:
+            _quiet_print("v {}", v)
+        return v * 2.0 + 1.0
+
+    def ref(x):
+        while np.sum(x) < 50:
+            x = x * 2.0 + 1.0
+        return [x]
+
+    @st.composite
+    def gen(draw):
+        x = draw(pos_floats(draw(nonempty_shapes)))
+        return traced_case(name, lambda v: rt.while_loop(lambda v: rt.sum(v) < 50, body, v), [x], ref)
+    return gen()
+
+
+@case_for("fori_loop", "fori_loop_effectful")
+def _fori(name):
+    effect = name.endswith("_effectful")
+
+    @st.composite
+    def gen(draw):
+        x = draw(pos_floats(draw(shapes)))
+        n = draw(st.integers(0, 4))
+
+        def body(i, v):
+            if effect:
+                _quiet_print("i {}", i)
+            return v * 1.5 + i
+
+        def ref(x):
+            for i in range(n):
+                x = x * 1.5 + i
+            return [x]
+        return traced_case(name, lambda v: rt.fori_loop(0, n, body, v), [x], ref)
+    return gen()
+
+
+@case_for("scan", "scan_effectful")
+def _scan(name):
+    effect = name.endswith("_effectful")
+
+    def step(c, x):
+        if effect:
+            _quiet_print("c {}", c)
+        return c + x, c * x
+
+    def ref(c, xs):
+        ys = []
+        for x in xs:
+            c, y = c + x, c * x
+            ys.append(y)
+        return [c, np.stack(ys) if ys else np.empty((0,) + c.shape)]
+
+    @st.composite
+    def gen(draw):
+        xs = draw(arrays(np.float64, draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))))
+        c = draw(arrays(np.float64, xs.shape[1:]))
+        return traced_case(name, lambda c, xs: rt.scan(step, c, xs), [c, xs], ref)
+    return gen()
+
+
+@case_for("debug_print")
+def _debug_print(name):
+    """Values: none (it prints); printing itself is tested with the control-flow tests."""
+    return any_array().map(lambda x: Case((x,), {"fmt": "value {}"}, lambda a: []))
