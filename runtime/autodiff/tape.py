@@ -29,6 +29,7 @@ from ..tensor import EAGER, ESCAPE_HOOKS, Tensor
 
 _new = object.__new__
 _ndarray = np.ndarray
+_asarray = np.asarray
 
 _EMPTY = frozenset()
 _NOPARAMS: dict = {}
@@ -131,46 +132,56 @@ class GradientTape(Interpreter):
     # The same two, when the parent is the eager interpreter: NumPy is called here directly
     # (one Python frame less per op; P1g in benchmarks/bench_autodiff.py measures it).
     def _eager1(self, op, x):
-        if type(x) is Tensor:
-            try:
-                r = op.impl(x._v)
-            except Exception:
-                r = None
-            if r is None:
-                out = EAGER.process1(op, x)       # raises the eager error message
-            else:
-                if type(r) is not _ndarray:
-                    r = np.asarray(r)
-                out = _new(Tensor)
-                out._v = r
-        else:
-            out = EAGER.process1(op, x)
-        if id(x) in self._ids and not op.nondiff:
-            self._records.append((op, (x,), _NOPARAMS, out))
-            self._ids.add(id(out))
+        if type(x) is not Tensor:
+            return self._slow1(op, x)
+        try:
+            r = op.impl(x._v)
+        except Exception:
+            return self._slow1(op, x)          # the eager interpreter raises its error message
+        if type(r) is not _ndarray:
+            r = _asarray(r)
+        out = _new(Tensor)
+        out._v = r
+        ids = self._ids
+        if id(x) in ids and not op.nondiff:
+            self._append((op, (x,), _NOPARAMS, out))
+            ids.add(id(out))
         return out
 
     def _eager2(self, op, x, y):
-        tx, ty = type(x), type(y)
-        if (tx is Tensor or tx is float or tx is int) and (ty is Tensor or ty is float or ty is int):
-            try:
-                r = op.impl(x._v if tx is Tensor else x, y._v if ty is Tensor else y)
-            except Exception:
-                r = None
-            if r is None:
-                out = EAGER.process2(op, x, y)    # raises the eager error message
-            else:
-                if type(r) is not _ndarray:
-                    r = np.asarray(r)
-                out = _new(Tensor)
-                out._v = r
+        tp = type(x)
+        if tp is Tensor:
+            xv = x._v
+        elif tp is float or tp is int:
+            xv = x
         else:
-            out = EAGER.process2(op, x, y)
+            return self._slow2(op, x, y)
+        tp = type(y)
+        if tp is Tensor:
+            yv = y._v
+        elif tp is float or tp is int:
+            yv = y
+        else:
+            return self._slow2(op, x, y)
+        try:
+            r = op.impl(xv, yv)
+        except Exception:
+            return self._slow2(op, x, y)
+        if type(r) is not _ndarray:
+            r = _asarray(r)
+        out = _new(Tensor)
+        out._v = r
         ids = self._ids
         if (id(x) in ids or id(y) in ids) and not op.nondiff:
-            self._records.append((op, (x, y), _NOPARAMS, out))
+            self._append((op, (x, y), _NOPARAMS, out))
             ids.add(id(out))
         return out
+
+    def _slow1(self, op, x):
+        return GradientTape.process1(self, op, x)
+
+    def _slow2(self, op, x, y):
+        return GradientTape.process2(self, op, x, y)
 
     # -- context manager ---------------------------------------------------------------------
     def __enter__(self):
@@ -180,6 +191,7 @@ class GradientTape(Interpreter):
         core.push_interpreter(self)
         p = self.parent
         self._p, self._p1, self._p2 = p.process, p.process1, p.process2
+        self._append = self._records.append
         if p is EAGER:
             self.process1, self.process2 = self._eager1, self._eager2
         else:
@@ -231,6 +243,7 @@ class GradientTape(Interpreter):
     def reset(self) -> None:
         """Forget everything recorded and watched."""
         self._records = []
+        self._append = self._records.append
         self._tracked.clear()
         self._watched.clear()
         self._cuts.clear()
@@ -266,7 +279,7 @@ class GradientTape(Interpreter):
                     f"Cast it first (x = x.astype(rt.float64)) and use the cast tensor")
         grads = self._gradient(tgt_leaves, src_leaves, og)
         self._last_none = []
-        names = _source_names(sources)
+        names = _source_names(sources) if any(g is None for g in grads) else None
         for k, g in enumerate(grads):
             if g is None:
                 self._last_none.append(self._explain(names[k], src_leaves[k], tgt_leaves))
@@ -312,7 +325,7 @@ class GradientTape(Interpreter):
             return [None] * len(sources)
         saved, self._ids = self._ids, _EMPTY   # don't record our own backward pass
         try:
-            ct = backward(self._records, seeds, sources)
+            ct = backward(self._records, seeds, sources, self._tracked, self._watched)
         finally:
             self._ids = saved
         return [ct.get(id(s)) for s in sources]
@@ -387,7 +400,7 @@ def rule_for(op, i):
     return rules[i] if i < len(rules) else None
 
 
-def backward(records, seeds, sources) -> dict:
+def backward(records, seeds, sources, tracked=None, watched=()) -> dict:
     """Reverse pass over `records`: id(value) -> cotangent, for `sources` (and what lies between).
 
     Only records on a path from a source are replayed, and only inputs that depend on a source
@@ -400,8 +413,94 @@ def backward(records, seeds, sources) -> dict:
     interpreter, so an outer tape records them or a trace puts them in the graph.
     """
     raw = core._interp is EAGER
-    reach = {id(s) for s in sources}
-    wanted = frozenset(reach)
+    wanted = frozenset(id(s) for s in sources)
+    if tracked is not None and all(id(w) in wanted for w in watched):
+        # the usual case: every watched value is a source, so everything the tape recorded
+        # depends on a source and the tape's own set says what is reachable
+        reach, live = tracked, records
+    else:
+        reach, live = _reachable(records, wanted)
+    ct: dict = {}
+    for t, g in seeds:
+        tid = id(t)
+        if tid in reach:
+            g = unbroadcast(_raw(g), t._v) if raw else unbroadcast(g, t)
+            prev = ct.get(tid)
+            ct[tid] = g if prev is None else prev + g
+    pop, get = ct.pop, ct.get
+    for op, args, params, out in reversed(live):
+        if op.multiple_results:
+            gs = [get(id(o)) if id(o) in wanted else pop(id(o), None) for o in out]
+            if all(g is None for g in gs):
+                continue
+            g = tuple((np.zeros_like(o._v) if raw else zeros_like(o)) if gi is None else gi
+                      for gi, o in zip(gs, out))
+            if raw:
+                out = tuple(o._v for o in out)
+        else:
+            oid = id(out)
+            g = get(oid) if oid in wanted else pop(oid, None)
+            if g is None:
+                continue
+            if raw:
+                out = out._v
+        rules = op.vjp
+        if rules is None:
+            raise NotImplementedError(
+                f"no gradient rule (vjp) for op `{op.name}`: it is on the path from a watched "
+                f"value to the target. Add a vjp to its definition block in runtime/ops, or wrap "
+                f"its input in rt.stop_gradient if no gradient should flow through it")
+        if raw:
+            n = len(args)
+            if n == 2:
+                a, b = args
+                vals = (a._v if type(a) is Tensor else a, b._v if type(b) is Tensor else b)
+            elif n == 1:
+                a = args[0]
+                vals = (a._v if type(a) is Tensor else a,)
+            else:
+                vals = tuple(a._v if type(a) is Tensor else a for a in args)
+        else:
+            vals = args
+        i = -1
+        for a in args:
+            i += 1
+            aid = id(a)
+            if aid not in reach:
+                continue
+            v = vals[i]
+            if v.dtype.kind not in "fc":
+                continue
+            if type(rules) is tuple:
+                if i >= len(rules):
+                    continue
+                rule = rules[i]
+            else:
+                rule = rule_for(op, i)
+            if rule is None:
+                continue
+            c = rule(g, out, *vals, **params)
+            if c is None:
+                continue
+            if raw and type(c) is Tensor:
+                c = c._v
+            if c.shape != v.shape or c.dtype != v.dtype:
+                c = unbroadcast(c, v)
+            prev = get(aid)
+            ct[aid] = c if prev is None else prev + c
+    if raw:
+        for k in wanted:
+            c = get(k)
+            if c is not None and type(c) is not Tensor:
+                t = _new(Tensor)
+                t._v = _asarray(c)
+                ct[k] = t
+    return ct
+
+
+def _reachable(records, wanted):
+    """(ids reachable from the sources, the records on such paths), in recording order."""
+    reach = set(wanted)
     live = []
     for rec in records:
         for a in rec[1]:
@@ -415,62 +514,4 @@ def backward(records, seeds, sources) -> dict:
             reach.update(id(o) for o in out)
         else:
             reach.add(id(out))
-    ct: dict = {}
-    for t, g in seeds:
-        tid = id(t)
-        if tid in reach:
-            g = unbroadcast(_raw(g), t._v) if raw else unbroadcast(g, t)
-            prev = ct.get(tid)
-            ct[tid] = g if prev is None else prev + g
-    for op, args, params, out in reversed(live):
-        if op.multiple_results:
-            gs = [ct.get(id(o)) if id(o) in wanted else ct.pop(id(o), None) for o in out]
-            if all(g is None for g in gs):
-                continue
-            g = tuple((np.zeros_like(o._v) if raw else zeros_like(o)) if gi is None else gi
-                      for gi, o in zip(gs, out))
-            if raw:
-                out = tuple(o._v for o in out)
-        else:
-            oid = id(out)
-            g = ct.get(oid) if oid in wanted else ct.pop(oid, None)
-            if g is None:
-                continue
-            if raw:
-                out = out._v
-        rules = op.vjp
-        if rules is None:
-            raise NotImplementedError(
-                f"no gradient rule (vjp) for op `{op.name}`: it is on the path from a watched "
-                f"value to the target. Add a vjp to its definition block in runtime/ops, or wrap "
-                f"its input in rt.stop_gradient if no gradient should flow through it")
-        vals = tuple(a._v if type(a) is Tensor else a for a in args) if raw else args
-        for i, a in enumerate(args):
-            if id(a) not in reach:
-                continue
-            v = vals[i]
-            if v.dtype.kind not in "fc":
-                continue
-            if type(rules) is tuple:
-                rule = rules[i] if i < len(rules) else None
-            else:
-                rule = rule_for(op, i)
-            if rule is None:
-                continue
-            c = rule(g, out, *vals, **params)
-            if c is None:
-                continue
-            if raw and type(c) is Tensor:
-                c = c._v
-            if c.shape != v.shape or c.dtype != v.dtype:
-                c = unbroadcast(c, v)
-            prev = ct.get(id(a))
-            ct[id(a)] = c if prev is None else prev + c
-    if raw:
-        for k in wanted:
-            c = ct.get(k)
-            if c is not None and type(c) is not Tensor:
-                t = _new(Tensor)
-                t._v = np.asarray(c)
-                ct[k] = t
-    return ct
+    return reach, live
