@@ -96,8 +96,11 @@ def text(outs) -> str:
     """Everything the outputs show as text: streams, text/plain, and HTML with its tags removed."""
     parts = []
     for o in outs:
-        if o.get("output_type") == "stream":
-            parts.append(o.get("text", ""))
+        if o.get("output_type") == "stream":       # a stream may come in pieces: glue them
+            if parts and parts[-1].endswith("\x00"):
+                parts[-1] = parts[-1][:-1] + _join(o.get("text", "")) + "\x00"
+            else:
+                parts.append(_join(o.get("text", "")) + "\x00")
         elif o.get("output_type") == "error":
             parts.append(f"{o.get('ename')}: {o.get('evalue')}")
         else:
@@ -108,7 +111,7 @@ def text(outs) -> str:
                 parts.append(_join(data["text/plain"]))
             if "text/markdown" in data:
                 parts.append(_join(data["text/markdown"]))
-    return "\n".join(parts)
+    return "\n".join(p.rstrip("\x00") for p in parts)
 
 
 def _join(v):

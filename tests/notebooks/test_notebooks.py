@@ -168,3 +168,31 @@ def check_01(nb):
 
 
 CHECKS["01_eager_execution.ipynb"] = check_01
+
+
+def check_05(nb):
+    failure = text(outputs(tagged(nb, "failure")))
+    assert "ConcretizationError" in failure and "Ways out" in failure, failure
+    assert re.search(r"\[ ?-?1\.? +3\.? +-2\.? +0\.5\]", text(outputs(tagged(nb, "fix-where")))), \
+        "rt.where did not flip the negative-sum vector"
+    cond = outputs(tagged(nb, "fix-cond"))
+    drawn = svgs(cond)
+    assert drawn and _has_cluster(drawn) and "negative" in drawn[0], \
+        "the cond node should be drawn with its branches as sub-graph clusters"
+    assert "2 trace(s)" in text(outputs(tagged(nb, "fix-static")))
+    auto = text(outputs(tagged(nb, "autograph")))
+    assert "traces: 1" in auto and "= cond(" in auto, auto
+    loop = text(outputs(tagged(nb, "while")))
+    assert "traces: 1" in loop and "= while_loop(" in loop, loop
+    assert "sqrt(1e+06) = 1000.000000" in loop, loop
+    unroll = text(outputs(tagged(nb, "unroll")))
+    assert "300 nodes traced" in unroll and "1 node traced" in unroll, unroll
+    assert "same result: True" in unroll
+    explicit = text(outputs(tagged(nb, "explicit")))
+    assert "10 1024.0" in explicit and "fori_loop:  10" in explicit, explicit
+    limits = text(outputs(tagged(nb, "limits")))
+    assert "AutographError" in limits and "break" in limits, limits
+    assert "is at index 1" in text(outputs(tagged(nb, "limits-fixed")))
+
+
+CHECKS["05_control_flow.ipynb"] = check_05
