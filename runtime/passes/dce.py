@@ -1,7 +1,9 @@
 """Dead code elimination: drop nodes whose results nobody reads.
 
 Nodes of ops with a side effect (`op.side_effect`, e.g. `rt.print`) are always kept, and so is
-everything they read.
+everything they read. Random draws are kept too, even unused: they advance the generator, so
+dropping one would change every later draw (compiled code draws the same numbers as eager code
+after the same `rt.random.seed`).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ def dce(graph: Graph):
     live = set(graph.outputs)
     keep = []
     for n in reversed(graph.nodes):
-        if n.op.side_effect or any(v in live for v in n.outputs):
+        if not n.op.pure or any(v in live for v in n.outputs):
             keep.append(n)
             live.update(n.inputs)
     removed = len(graph.nodes) - len(keep)

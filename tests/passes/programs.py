@@ -18,7 +18,7 @@ BINARY = ["add", "subtract", "multiply", "divide", "maximum", "where_gt", "pow_i
 SCALAR = ["mul1", "add0", "sub0", "div1", "mul_neg1", "div4", "div_half", "div3", "pow1",
           "pow2", "pow_half", "pow_m1", "add_scalar", "mul_scalar", "rsub_scalar", "int_scale"]
 REDUCE = ["sum", "mean", "max", "min"]
-MOVE = ["transpose2", "reshape2", "astype32", "astype64"]
+MOVE = ["transpose2", "reshape2", "astype32", "astype64", "gram"]
 RANDOM = ["normal", "normal_twice"]
 
 DTYPES = [np.float64, np.float32, np.int32]
@@ -117,6 +117,9 @@ def _step(op, a, b, extra):
         return rt.transpose(rt.transpose(a)) if extra & 1 else rt.transpose(a)
     if op == "reshape2":
         return rt.reshape(rt.reshape(a, (-1,)), a.shape)
+    if op == "gram":              # a fresh full-size array from outside any fused group
+        m = rt.reshape(_float(a), (a.shape[0], -1)) if a.ndim else rt.reshape(_float(a), (1, 1))
+        return m @ rt.transpose(m) * 0.1
     if op == "astype32":
         return rt.astype(a, rt.float32)
     if op == "astype64":
