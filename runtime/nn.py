@@ -34,9 +34,16 @@ def gelu(x, approximate: bool = True):
     return 0.5 * x * (1.0 + ew.tanh(c * (x + 0.044715 * x ** 3)))
 
 
+def _shift(x, axis):
+    """The max along `axis`, for numerical stability only: the result does not depend on it, so
+    its gradient is exactly zero and stop_gradient spares the backward pass its work (as JAX)."""
+    from .autodiff.api import stop_gradient
+    return stop_gradient(red.max(x, axis=axis, keepdims=True))
+
+
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) along `axis`, shifted by the max for stability."""
-    m = red.max(x, axis=axis, keepdims=True)
+    m = _shift(x, axis)
     m = ew.where(ew.isfinite(m), m, 0.0)
     out = ew.log(red.sum(ew.exp(x - m), axis=axis, keepdims=True)) + m
     if keepdims:
@@ -47,12 +54,12 @@ def logsumexp(x, axis=None, keepdims=False):
 
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
-    e = ew.exp(x - red.max(x, axis=axis, keepdims=True))
+    e = ew.exp(x - _shift(x, axis))
     return e / red.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
-    shifted = x - red.max(x, axis=axis, keepdims=True)
+    shifted = x - _shift(x, axis)
     return shifted - ew.log(red.sum(ew.exp(shifted), axis=axis, keepdims=True))
 
 
