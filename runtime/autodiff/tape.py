@@ -91,6 +91,7 @@ class GradientTape(Interpreter):
         self._ids = self._tracked      # what the hot path checks: _EMPTY while paused
         self._watched: list = []       # keeps watched objects (and so their ids) alive
         self._cuts: list = []          # (how, type, location) of tracked values that escaped
+        self._nondiff: set = set()     # names of nondiff ops applied to tracked values
         self._used = False
         self._last_none: list = []
         self._p = self._p1 = self._p2 = None
@@ -105,6 +106,7 @@ class GradientTape(Interpreter):
         else:
             return out
         if op.nondiff:
+            self._nondiff.add(op.name)
             return out
         self._records.append((op, args, params, out))
         if op.multiple_results:
@@ -116,17 +118,23 @@ class GradientTape(Interpreter):
 
     def process1(self, op, x):
         out = self._p1(op, x)
-        if id(x) in self._ids and not op.nondiff:
-            self._records.append((op, (x,), _NOPARAMS, out))
-            self._ids.add(id(out))
+        if id(x) in self._ids:
+            if op.nondiff:
+                self._nondiff.add(op.name)
+            else:
+                self._records.append((op, (x,), _NOPARAMS, out))
+                self._ids.add(id(out))
         return out
 
     def process2(self, op, x, y):
         out = self._p2(op, x, y)
         ids = self._ids
-        if (id(x) in ids or id(y) in ids) and not op.nondiff:
-            self._records.append((op, (x, y), _NOPARAMS, out))
-            ids.add(id(out))
+        if id(x) in ids or id(y) in ids:
+            if op.nondiff:
+                self._nondiff.add(op.name)
+            else:
+                self._records.append((op, (x, y), _NOPARAMS, out))
+                ids.add(id(out))
         return out
 
     # The same two, when the parent is the eager interpreter: NumPy is called here directly
@@ -143,9 +151,12 @@ class GradientTape(Interpreter):
         out = _new(Tensor)
         out._v = r
         ids = self._ids
-        if id(x) in ids and not op.nondiff:
-            self._append((op, (x,), _NOPARAMS, out))
-            ids.add(id(out))
+        if id(x) in ids:
+            if op.nondiff:
+                self._nondiff.add(op.name)
+            else:
+                self._append((op, (x,), _NOPARAMS, out))
+                ids.add(id(out))
         return out
 
     def _eager2(self, op, x, y):
@@ -172,9 +183,12 @@ class GradientTape(Interpreter):
         out = _new(Tensor)
         out._v = r
         ids = self._ids
-        if (id(x) in ids or id(y) in ids) and not op.nondiff:
-            self._append((op, (x, y), _NOPARAMS, out))
-            ids.add(id(out))
+        if id(x) in ids or id(y) in ids:
+            if op.nondiff:
+                self._nondiff.add(op.name)
+            else:
+                self._append((op, (x, y), _NOPARAMS, out))
+                ids.add(id(out))
         return out
 
     def _slow1(self, op, x):
@@ -247,6 +261,7 @@ class GradientTape(Interpreter):
         self._tracked.clear()
         self._watched.clear()
         self._cuts.clear()
+        self._nondiff.clear()
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d target / d sources, shaped like `sources` (a tensor, or a list/tuple/dict of them).
@@ -337,6 +352,10 @@ class GradientTape(Interpreter):
                        f"{f' at {loc}' if loc else ''}: the tape cannot follow NumPy arrays or "
                        "Python numbers, so everything computed from it is a constant"
                        for how, t, loc in self._cuts)
+        if self._nondiff:
+            cuts += (f"\n    - watched values went through {', '.join(sorted(self._nondiff))}, "
+                     "which have no gradient (their results are integers, booleans or "
+                     "piecewise constant)")
         tgt_tracked = any(id(t) in self._tracked for t in targets)
         if id(source) not in self._tracked:
             return (f"  {what} was never watched: call tape.watch(x) inside the `with` block "

@@ -325,3 +325,13 @@ def test_random_programs_match_autograd(program, compiled):
         warnings.simplefilter("ignore")
         theirs = autograd.grad(lambda x: run(x, [u[2] for u in _UNARY], [b[2] for b in _BINARY], anp.sum))(x0)
     np.testing.assert_allclose(ours(rt.asarray(x0)).numpy(), theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_explain_none_names_ops_without_gradient_on_the_path():
+    a = rt.asarray([1.0, 3.0, 2.0])
+    with rt.GradientTape() as tape:
+        tape.watch(a)
+        k = rt.astype(rt.argmax(a), rt.float64) * 2.0
+    assert tape.gradient(k, a) is None
+    text = tape.explain_none()
+    assert "argmax" in text and "no gradient" in text, text
