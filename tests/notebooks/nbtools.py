@@ -73,16 +73,37 @@ def tagged(nb, tag: str):
     return cells
 
 
+def expected_error(nb, tag: str) -> dict:
+    """The error output of the cell tagged `tag`, which must also be tagged raises-exception and
+    must really have failed (a cell that stops failing is a changed lesson)."""
+    (cell,) = tagged(nb, tag)
+    assert EXPECTED_ERROR_TAG in cell.metadata.get("tags", []), f"{tag}: not tagged raises-exception"
+    errs = [o for o in cell.outputs if o.output_type == "error"]
+    assert errs, f"the cell tagged {tag!r} was expected to raise, and did not"
+    return {"ename": errs[0].ename, "evalue": errs[0].evalue,
+            "traceback": _ANSI.sub("", "\n".join(errs[0].traceback))}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def outputs(cells):
     return [o for c in cells for o in c.get("outputs", [])]
 
 
+EXPECTED_ERROR_TAG = "raises-exception"   # Jupyter's own tag: nbclient and JupyterLab go on
+
+
 def errors(nb) -> list:
-    """Every error output, with the cell it came from. nbclient raises for an exception in a cell's
-    code, but one inside a display formatter (`_repr_svg_` raising ...) is only an output."""
+    """Every error output, with the cell it came from, except in cells tagged raises-exception
+    (failing on purpose; their checks assert the error). nbclient raises for an exception in a
+    cell's code, but one inside a display formatter (`_repr_svg_` raising ...) is only an output."""
     found = []
     for i, c in enumerate(code_cells(nb)):
         for o in c.get("outputs", []):
+            if EXPECTED_ERROR_TAG in c.get("metadata", {}).get("tags", []) \
+                    and o.get("output_type") == "error":
+                continue
             if o.get("output_type") == "error":
                 found.append(f"cell {i}: {o.get('ename')}: {o.get('evalue')}\n"
                              f"--- source ---\n{c.source}")

@@ -196,3 +196,38 @@ def check_05(nb):
 
 
 CHECKS["05_control_flow.ipynb"] = check_05
+
+
+def check_06(nb):
+    err = nbtools.expected_error(nb, "trace-error")
+    assert err["ename"] == "RuntimeOpError", err
+    assert "matmul(f64[4,3], f64[4,2]) failed while tracing" in err["evalue"], err["evalue"]
+    assert "h = x @ w" in err["evalue"] and "hint:" in err["evalue"], err["evalue"]
+
+    err = nbtools.expected_error(nb, "graph-error")
+    assert re.search(r"at In\[\d+\]:3: out = h @ w", err["evalue"]), err["evalue"]
+    assert "out = h @ w" in err["traceback"], "the traceback does not show the cell's line"
+    unchanged = text(outputs(tagged(nb, "unchanged")))
+    assert "the value h had before" in unchanged and "False" in unchanged, \
+        "a failed %%graph cell changed the namespace"
+
+    err = nbtools.expected_error(nb, "run-error")
+    assert "failed while running compiled function `pick_row`" in err["evalue"], err["evalue"]
+    assert "return x[i] * 2" in err["evalue"] and "generated code" in err["evalue"], err["evalue"]
+
+    err = nbtools.expected_error(nb, "leak")
+    assert err["ename"] == "TracerLeakError" and "saved[0] + 1" in err["evalue"], err
+
+    differ = text(outputs(tagged(nb, "check-differ")))
+    assert "DIFFER" in differ and "noise" in differ, differ
+    fixed = outputs(tagged(nb, "check-fixed"))
+    assert any("random_normal" in s for s in svgs(fixed)), "rt.random.normal not drawn in the graph"
+
+    eagerly = text(outputs(tagged(nb, "run-eagerly")))
+    assert "h is Tracer" in eagerly and "h is Tensor" in eagerly, eagerly
+    code = text(outputs(tagged(nb, "code")))
+    assert code.lstrip().startswith("def layer(") and "maximum(" in code and "multiply(" in code
+    assert "max difference eager vs compiled: 0.0" in text(outputs(tagged(nb, "compare-modes")))
+
+
+CHECKS["06_debugging.ipynb"] = check_06
