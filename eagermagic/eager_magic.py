@@ -107,7 +107,7 @@ class EagerMagics(Magics):
         shell = self.shell
         if args.no_watch:
             t0 = time.perf_counter()
-            res = shell.run_cell(cell, store_history=False)
+            res = _run_nested(shell, cell)
             seconds = time.perf_counter() - t0
             if args.return_result:
                 return EagerResult(None, seconds, res.success, res.error_in_exec or res.error_before_exec)
@@ -122,7 +122,7 @@ class EagerMagics(Magics):
         watch.counter = OpCounter(watch.tick)
         try:
             with watch.counter:
-                res = shell.run_cell(cell, store_history=False)
+                res = _run_nested(shell, cell)
         finally:
             watch.finish()
         if panel is None:
@@ -132,3 +132,14 @@ class EagerMagics(Magics):
                                res.error_in_exec or res.error_before_exec, watch.flushes)
         return None
 
+
+def _run_nested(shell, cell):
+    """Run the cell through the shell (the last expression is displayed, errors shown as usual).
+    A nested run_cell clears the display hook's link to the *outer* cell's result when it ends;
+    put it back so what this magic returns (-o) still becomes the outer cell's result."""
+    outer = getattr(shell.displayhook, "exec_result", None)
+    try:
+        return shell.run_cell(cell, store_history=False)
+    finally:
+        if hasattr(shell.displayhook, "exec_result"):
+            shell.displayhook.exec_result = outer

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from html import escape
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -58,32 +58,38 @@ def watch_kind(v, named: bool = False) -> str | None:
     return None
 
 
+class History:
+    """The values a scalar name took, oldest first. Past MAX_HISTORY points every 2nd, then 4th
+    ... value is kept, so the curve's shape survives and memory stays bounded."""
+    __slots__ = ("values", "stride", "_skip")
+
+    def __init__(self):
+        self.values: list[float] = []
+        self.stride = 1
+        self._skip = 0
+
+    def add(self, x: float) -> None:
+        self._skip += 1
+        if self._skip % self.stride:
+            return
+        self.values.append(x)
+        if len(self.values) > MAX_HISTORY:
+            del self.values[1::2]
+            self.stride *= 2
+
+
 @dataclass
 class Entry:
-    """One row of the watch: a name the cell created or changed."""
+    """One row of the watch: a name the cell created, changed or deleted."""
     name: str
-    kind: str
+    kind: str                              # "array" or "scalar"
     summary: Summary | None = None
-    ref: object = None
-    sfp: object = None                     # sampled fingerprint of an ndarray when last read
-    history: list | None = None            # scalars: values seen, oldest first
-    changes: int = 0                       # times the scan saw a new value
+    ref: object = None                     # returns the value last summarized (weakly held)
+    sfp: object = None                     # fingerprint of an ndarray when last summarized
+    history: list | None = None            # scalars: the values seen, oldest first
+    changes: int = 0                       # times a scan saw a new value
     deleted: bool = False
     order: int = 0
-    _stride: int = field(default=1, repr=False)
-    _skip: int = field(default=0, repr=False)
-
-    def add_point(self, x: float) -> None:
-        """Append to the history; past MAX_HISTORY keep every 2nd, 4th ... point (the curve's
-        shape survives and memory stays bounded)."""
-        h = self.history
-        self._skip += 1
-        if self._skip % self._stride:
-            return
-        h.append(x)
-        if len(h) > MAX_HISTORY:
-            del h[1::2]
-            self._stride *= 2
 
 
 @dataclass
@@ -98,6 +104,12 @@ class TensorWatch:
 
     names: only these names (None: every tensor, NumPy array and float the cell touches).
     view: an object with `update(watch, changed_names, final)` (the widget panel), or None.
+
+    Scalar names are *tracked*: at every tick an identity test notes a new value (converted to
+    a float later, at a scan), so a loss assigned in a loop gets one point per value whenever the
+    loop body runs at least `every` ops (else a regular sample of them). A name becomes tracked
+    when the cell starts (if it already holds a number), when a scan finds it, or at the first
+    tick after the namespace grew (a new name appeared).
     """
 
     def __init__(self, ns: dict, names=None, *, view=None, interval: float = 0.1,
@@ -108,20 +120,27 @@ class TensorWatch:
         self.interval = interval
         self.clock = clock
         self.entries: dict[str, Entry] = {}
-        # scalar name -> [last object seen, values not yet in the history, name, Entry]
-        self.tracks: dict[str, list] = {}
+        self.histories: dict[str, History] = {}
+        # tracked scalar names: [last object seen, objects not yet in the history, name, History]
+        self._tracks: dict[str, list] = {}
         self._track_list: list[list] = []
-        self.counter = None                   # the OpCounter, while ops are counted
+        self._dirty: set[str] = set()          # names to send at the next scan even if unchanged
+        self.counter = None                    # the OpCounter, while ops are counted
         self.flushes = 0
         self.error: BaseException | None = None
         self._busy = False
-        self.before = {}
+        self.before: dict[str, _Before] = {}
         for name, v in list(ns.items()):
-            if self._wanted(name) and watch_kind(v, self._named(name)):
-                a = array_of(v)
-                self.before[name] = _Before(
-                    _ref(v), fingerprint(a) if isinstance(v, np.ndarray) else None,
-                    fingerprint(a, exact=True) if isinstance(v, np.ndarray) else None)
+            kind = watch_kind(v, self._named(name)) if self._wanted(name) else None
+            if kind is None:
+                continue
+            nd = isinstance(v, np.ndarray)
+            self.before[name] = _Before(_ref(v), fingerprint(v) if nd else None,
+                                        fingerprint(v, exact=True) if nd else None)
+            if kind == "scalar":
+                self._track(name, v)
+        self._known = set(ns)
+        self._ns_len = len(ns)
         self.t0 = clock()
         self.t1: float | None = None
         self.next_flush = self.t0           # the first tick scans at once: names are found early
@@ -143,12 +162,15 @@ class TensorWatch:
     def elapsed(self) -> float:
         return (self.t1 if self.t1 is not None else self.clock()) - self.t0
 
-    # -- called by the counting interpreter every few ops --------------------------------------
+    # -- called by the op counter every few ops ------------------------------------------------
     def tick(self) -> None:
-        """Note new values of scalar names (cheap: an identity test each; converted to floats
-        later, at a scan) and scan the namespace when the time has come."""
+        """Note new values of tracked names (an identity test each) and scan the namespace when
+        the time has come."""
+        ns = self.ns
+        if len(ns) != self._ns_len:
+            self._discover()
         if self._track_list:
-            get = self.ns.get
+            get = ns.get
             for tr in self._track_list:
                 v = get(tr[2], _MISSING)
                 if v is not tr[0]:
@@ -156,6 +178,45 @@ class TensorWatch:
                     tr[1].append(v)
         if self.clock() >= self.next_flush and not self._busy:
             self._flush()
+
+    def _discover(self) -> None:
+        """The namespace changed size: track new names that hold numbers."""
+        ns = self.ns
+        self._ns_len = len(ns)
+        for name in [n for n in ns if n not in self._known]:
+            self._known.add(name)
+            if self._wanted(name) and watch_kind(ns[name], self._named(name)) == "scalar":
+                self._track(name, _MISSING)
+
+    def _track(self, name, last) -> list:
+        tr = self._tracks.get(name)
+        if tr is None:
+            hist = self.histories.setdefault(name, History())
+            tr = self._tracks[name] = [last, [], name, hist]
+            self._track_list = list(self._tracks.values())
+        return tr
+
+    def _untrack(self, name) -> None:
+        tr = self._tracks.pop(name, None)
+        if tr is not None:
+            self._drain_one(tr)
+            self._track_list = list(self._tracks.values())
+        self._known.discard(name)
+
+    @staticmethod
+    def _drain_one(tr) -> None:
+        hist = tr[3]
+        for v in tr[1]:
+            x = scalar_value(v)
+            if x is not None:
+                hist.add(x)
+        tr[1].clear()
+
+    def _drain(self) -> None:
+        """Turn the objects noted by `tick` into history points."""
+        for tr in self._track_list:
+            if tr[1]:
+                self._drain_one(tr)
 
     def _flush(self) -> None:
         self._busy = True
@@ -171,21 +232,16 @@ class TensorWatch:
         except Exception as e:               # the watch must never break the user's cell
             self.error = e
             self.next_flush = float("inf")
-            self.tracks.clear()
+            self._tracks.clear()
             self._track_list = []
         finally:
             self._busy = False
 
-    def _drain(self) -> None:
-        """Turn the values noted by `tick` into history points."""
-        for tr in self._track_list:
-            if tr[1]:
-                self._drain_one(tr)
-
     # -- scanning the namespace ------------------------------------------------------------------
     def scan(self, final: bool = False) -> list[str]:
-        """Names whose value was created, changed or deleted since the last scan (all of them
-        relative to the cell's start). With `final`, everything is read exactly."""
+        """Names whose row must be redrawn: created, changed or deleted since the last scan (all
+        relative to the cell's start), or with new history points. With `final`, every value
+        is read exactly."""
         changed = []
         seen = set()
         for name, v in list(self.ns.items()):
@@ -195,6 +251,11 @@ class TensorWatch:
             if kind is None:
                 continue
             seen.add(name)
+            if kind == "scalar":
+                tr = self._track(name, _MISSING)
+                if tr[0] is not v:               # the scan sees a value the ticks did not
+                    tr[0] = v
+                    tr[1].append(v)
             if self._unchanged(name, v, final):
                 continue
             self._update(name, v, kind, final)
@@ -207,22 +268,13 @@ class TensorWatch:
         for name in self.before:
             if name not in seen and name not in self.entries:
                 self.entries[name] = Entry(name, "array", deleted=True, order=len(self.entries))
+                self._untrack(name)
                 changed.append(name)
+        for tr in self._track_list:              # new history points: redraw the curve
+            if tr[1] and tr[2] in self.entries and tr[2] not in changed:
+                changed.append(tr[2])
         self._drain()
         return changed
-
-    def _untrack(self, name) -> None:
-        tr = self.tracks.pop(name, None)
-        if tr is not None:
-            self._drain_one(tr)
-            self._track_list = list(self.tracks.values())
-
-    def _drain_one(self, tr) -> None:
-        for v in tr[1]:
-            x = scalar_value(v)
-            if x is not None:
-                tr[3].add_point(x)
-        tr[1].clear()
 
     def _unchanged(self, name, v, final) -> bool:
         e = self.entries.get(name)
@@ -244,28 +296,14 @@ class TensorWatch:
     def _update(self, name, v, kind, final) -> None:
         e = self.entries.get(name)
         if e is None or e.deleted or e.kind != kind:
-            old = e
-            e = Entry(name, kind, order=old.order if old else len(self.entries))
-            if kind == "scalar":
-                e.history = list(old.history) if old is not None and old.history else []
-            self.entries[name] = e
-        e.deleted = False
+            e = self.entries[name] = Entry(name, kind, order=e.order if e else len(self.entries))
         e.summary = final_summary(v) if final else summarize(v)
         e.ref = _ref(v)
         e.sfp = fingerprint(v, exact=final) if isinstance(v, np.ndarray) else None
         e.changes += 1
         if kind == "scalar":
-            tr = self.tracks.get(name)
-            if tr is None:
-                tr = self.tracks[name] = [_MISSING, [], name, e]
-                self._track_list = list(self.tracks.values())
-            elif tr[3] is not e:
-                self._drain_one(tr)
-                tr[3] = e
-            if tr[0] is not v:
-                tr[0] = v
-                tr[1].append(v)
-        elif name in self.tracks:            # a scalar name now holds an array
+            e.history = self.histories[name].values
+        elif name in self._tracks:             # a number became an array
             self._untrack(name)
 
     # -- the end ------------------------------------------------------------------------------
@@ -307,8 +345,9 @@ def row_html(e: Entry) -> str:
             parts.append(line(e.history, title=f"{e.name} over time", highlight_last=True))
             parts.append(f'<span style="color:#777">{len(e.history):,} values seen</span>')
     else:
-        text = s.stats_text() if s.tiny is None else s.tiny
-        parts.append(f'<span style="min-width:24em">{escape(text)}</span>')
+        parts.append(f'<span style="min-width:24em">{escape(s.stats_text())}</span>')
+        if s.tiny is not None:
+            parts.append(f'<span>= {escape(s.tiny)}</span>')
     bad = s.bad_text()
     if bad:
         parts.append(f'<span style="{_BAD}" title="non-finite values">{escape(bad)}</span>')
