@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import codegen, passes as passes_mod
+from . import codegen, core as _core, passes as passes_mod
 from .dtypes import short_type
 from .pytree import flatten, leaf_paths, unflatten
 from .surface import ArrayMethods
-from .tensor import Tensor, wrap
+from .tensor import EAGER as _EAGER, Tensor, wrap
 from .tracing import trace_to_graph
 
 _run_eagerly = False
@@ -27,6 +27,18 @@ def run_functions_eagerly(flag: bool = True) -> None:
 
 def functions_run_eagerly() -> bool:
     return _run_eagerly
+
+
+def _under_tape() -> bool:
+    """A gradient tape is recording: then the Python function runs (inlined into the tape, or
+    into an enclosing trace), since a compiled call would hide its ops from the tape and the
+    gradient would silently be None."""
+    interp = _core._interp
+    while interp is not None:
+        if getattr(interp, "records_ops", False):
+            return True
+        interp = interp.parent
+    return False
 
 
 class RetracingWarning(UserWarning):
@@ -150,7 +162,7 @@ class Function:
 
     # -- the call path -------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if _run_eagerly:
+        if _run_eagerly or (_core._interp is not _EAGER and _under_tape()):
             return self.python_function(*args, **kwargs)
         key, arrays = self._key(args, kwargs)
         self.calls += 1

@@ -84,6 +84,8 @@ class GradientTape(Interpreter):
     works the same inside `rt.function`, where the backward pass becomes part of the graph.
     """
 
+    records_ops = True     # rt.function asks this: under a tape it runs its Python function
+
     def __init__(self, persistent: bool = False):
         self.persistent = persistent
         self._records: list | None = []

@@ -335,3 +335,15 @@ def test_explain_none_names_ops_without_gradient_on_the_path():
     assert tape.gradient(k, a) is None
     text = tape.explain_none()
     assert "argmax" in text and "no gradient" in text, text
+
+
+def test_compiled_function_called_under_a_tape_is_differentiated():
+    f = rt.function(lambda v: rt.tanh(v) * 2.0)
+    x = rt.asarray([0.1, -0.4])
+    f(x)                                            # compiled and cached first
+    with rt.GradientTape() as tape:
+        tape.watch(x)
+        y = rt.sum(f(x))
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), 2 * (1 - np.tanh(x.numpy()) ** 2))
+    np.testing.assert_allclose(rt.grad(lambda v: rt.sum(f(v)))(x).numpy(),
+                               2 * (1 - np.tanh(x.numpy()) ** 2))
