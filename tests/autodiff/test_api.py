@@ -347,3 +347,12 @@ def test_compiled_function_called_under_a_tape_is_differentiated():
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), 2 * (1 - np.tanh(x.numpy()) ** 2))
     np.testing.assert_allclose(rt.grad(lambda v: rt.sum(f(v)))(x).numpy(),
                                2 * (1 - np.tanh(x.numpy()) ** 2))
+
+
+def test_python_float_target_gets_a_warning_naming_it():
+    a = rt.asarray([1.0, 2.0])
+    with rt.GradientTape() as tape:
+        tape.watch(a)
+        loss = float(rt.sum(a * a)) * 0.5
+    with pytest.warns(rt.NoneGradientWarning, match=r"target \(float\)[\s\S]*float\(\)"):
+        assert tape.gradient(loss, a) is None
