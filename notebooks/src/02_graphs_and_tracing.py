@@ -183,17 +183,18 @@ layer(x, w, "relu")
 print(layer.explain())
 
 # %% [markdown]
-# What does *not* work is a Python `if` on a tensor's value: while tracing there is no value.
-# The error says where, why, and the ways out (notebook 5 is about them):
+# What does *not* work is asking a tracer for its value: while tracing there is none. `rt.function`
+# rewrites plain `if` and `while` statements on tensors into graph control flow for you
+# (autograph, notebook 5), but a conditional *expression* `a if cond else b` is not converted.
+# The error says where, why, and the ways out:
 
 # %% tags=["concretization"]
 @rt.function
-def clipped(x):
-    if rt.sum(x) > 0:
-        return x
-    return -x
+def absolute_sum(x):
+    s = rt.sum(x)
+    return s if s > 0 else -s
 
 try:
-    clipped(x)
+    absolute_sum(x)
 except rt.ConcretizationError as e:
     print(e)

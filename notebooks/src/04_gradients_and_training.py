@@ -23,7 +23,7 @@ import runtime as rt
 #
 # **Predict, then run.** f(x) = x³. What is df/dx at x = 2?
 
-# %%
+# %% tags=["tape"]
 x = rt.asarray(2.0)
 with rt.GradientTape() as tape:
     tape.watch(x)                # constants are not recorded unless watched
@@ -48,7 +48,7 @@ tape.gradient(loss, w)
 #
 # **Predict, then run.** For f(x) = x³, what is f''(2)?
 
-# %%
+# %% tags=["grad"]
 def f(x):
     return x ** 3
 
@@ -59,7 +59,7 @@ print("f'(2) =", float(df(rt.asarray(2.0))), "  f''(2) =", float(d2f(rt.asarray(
 # %% [markdown]
 # Trust, but check: central finite differences agree to about 8 digits (float64).
 
-# %%
+# %% tags=["finite-differences"]
 def tanh_loss(w):
     return rt.sum(rt.tanh(w) ** 2)
 
@@ -146,7 +146,7 @@ print(f"eager training: final loss {float(loss):.4f}, accuracy {accuracy(params,
 # the optimizer passes rewrite the graph, generates Python code for it and reuses it on every
 # later call with the same shapes.
 
-# %%
+# %% tags=["train-compiled"]
 @rt.function
 def train_step(params, state, x, y):
     loss, grads = rt.value_and_grad(loss_fn)(params, x, y)

@@ -231,3 +231,35 @@ def check_06(nb):
 
 
 CHECKS["06_debugging.ipynb"] = check_06
+
+
+def check_04(nb):
+    assert "df/dx(2) = 12.0" in text(outputs(tagged(nb, "tape")))
+    assert "f''(2) = 12.0" in text(outputs(tagged(nb, "grad")))
+    fd = _number_after("largest difference", text(outputs(tagged(nb, "finite-differences"))))
+    assert fd < 1e-6, f"autodiff and finite differences disagree by {fd}"
+
+    eager_cells = tagged(nb, "train-eager")
+    (watch,) = _widgets_displayed(nb, eager_cells)
+    panel = nbtools.widget_tree_text(nb, watch)
+    assert "loss" in panel, panel
+    assert nbtools.widget_tree_svgs(nb, watch), "no live loss curve"
+    eager_out = text(outputs(eager_cells))
+    assert _number_after("final loss", eager_out) < 0.05, eager_out
+    assert _number_after("accuracy", eager_out) > 0.95, eager_out
+
+    compiled = text(outputs(tagged(nb, "train-compiled")))
+    assert _number_after("final loss", compiled) < 0.05, compiled
+    assert "1 trace(s)" in compiled and "149 cache hit(s)" in compiled, compiled
+
+    timing = text(outputs(tagged(nb, "train-timing")))
+    eager_ms = _number_after(r"\neager", timing)
+    graph_ms = _number_after("compiled", timing)
+    assert eager_ms > 0 and graph_ms > 0 and "speed-up" in timing, timing
+
+    (boundary,) = _widgets_displayed(nb, tagged(nb, "boundary"))
+    assert "f32[48,48]" in nbtools.widget_tree_text(nb, boundary)
+    assert "data:image/png" in nbtools.widget_tree_raw(nb, boundary), "no picture of the boundary"
+
+
+CHECKS["04_gradients_and_training.ipynb"] = check_04
