@@ -333,9 +333,7 @@ class GradientTape(Interpreter):
                     f"the target is {_type_str(t)}: integer and boolean results are not "
                     "differentiable (comparisons, argmax/argmin, casts to int, floor_divide ...). "
                     "Differentiate a floating-point value computed before them")
-            if g is None:
-                g = ones_like(t)
-            elif not hasattr(g, "shape"):
+            if g is not None and not hasattr(g, "shape"):
                 g = asarray(g)
             seeds.append((t, g))
         if not seeds:
@@ -445,6 +443,8 @@ def backward(records, seeds, sources, tracked=None, watched=()) -> dict:
     for t, g in seeds:
         tid = id(t)
         if tid in reach:
+            if g is None:        # d target / d target: ones
+                g = np.ones(t._v.shape, t._v.dtype) if raw else ones_like(t)
             g = unbroadcast(_raw(g), t._v) if raw else unbroadcast(g, t)
             prev = ct.get(tid)
             ct[tid] = g if prev is None else prev + g
