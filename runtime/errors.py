@@ -120,9 +120,13 @@ def op_error(op_name: str, args, params, exc: BaseException, loc: SourceLoc | No
 def arg_error(op_name: str, args, params, exc: BaseException):
     """An op's public function rejected its arguments (bad axis, shape, dtype ...) before binding:
     the same message as `op_error`, in the mode (eager or tracing) the arguments show."""
-    from .tracing import Tracer           # late: tracing imports this module
+    from .core import current_interpreter
+    from .tracing import TraceInterpreter, Tracer     # late: tracing imports this module
     leaves = [x for a in args for x in (a if isinstance(a, (list, tuple)) else (a,))]
-    tracing = any(type(x) is Tracer for x in leaves)
+    interp = current_interpreter()
+    while interp is not None and not isinstance(interp, TraceInterpreter):
+        interp = interp.parent            # a gradient tape may sit on top of a trace
+    tracing = interp is not None or any(type(x) is Tracer for x in leaves)
     shown = {k: v for k, v in params.items() if v is not None}
     return op_error(op_name, args, shown, exc, user_location(),
                     "while tracing" if tracing else "in eager mode")
