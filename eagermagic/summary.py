@@ -145,15 +145,13 @@ class Summary:
         return line
 
 
-def fmt(x) -> str:
+def fmt(x, digits: int = 4) -> str:
+    """A number for a row: `digits` significant digits, integers in full up to 10**12."""
     if x is None:
         return "-"
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        return f"{int(x):,}" if abs(int(x)) < 10**12 else f"{float(x):.4g}"
-    x = float(x)
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        return f"{x:.3e}"
-    return f"{x:.4g}"
+        return f"{int(x):,}" if abs(int(x)) < 10**12 else f"{float(x):.{digits}g}"
+    return f"{float(x):.{digits}g}"
 
 
 def summarize(value, *, limit: int | None = LIVE_SAMPLE) -> Summary | None:
@@ -172,7 +170,7 @@ def summarize(value, *, limit: int | None = LIVE_SAMPLE) -> Summary | None:
     s.steps = steps
     s.sample = sample
     if a.size <= 8 and s.numeric:
-        s.tiny = (fmt(a.item()) if a.ndim == 0 and a.dtype.kind != "c"
+        s.tiny = (fmt(a.item(), 6) if a.ndim == 0 and a.dtype.kind != "c"
                   else np.array2string(a, precision=4, separator=", "))
     if not s.numeric or sample.size == 0:
         return s

@@ -127,6 +127,7 @@ class TensorWatch:
         self._dirty: set[str] = set()          # names to send at the next scan even if unchanged
         self.counter = None                    # the OpCounter, while ops are counted
         self.flushes = 0
+        self.scan_seconds = 0.0                # time spent in live scans and updates
         self.error: BaseException | None = None
         self._busy = False
         self.before: dict[str, _Before] = {}
@@ -207,6 +208,9 @@ class TensorWatch:
     def _drain_one(tr) -> None:
         hist = tr[3]
         for v in tr[1]:
+            if type(v) is Tensor and v._v.ndim == 0 and v._v.dtype.kind in "biuf":
+                hist.add(float(v._v))        # the common case (a 0-d tensor), quickly
+                continue
             x = scalar_value(v)
             if x is not None:
                 hist.add(x)
@@ -227,6 +231,7 @@ class TensorWatch:
                 self.view.update(self, changed, final=False)
             self.flushes += 1
             done = self.clock()
+            self.scan_seconds += done - now
             # at most 10 updates a second, and scanning at most ~5% of the run
             self.next_flush = done + max(self.interval, 20 * (done - now))
         except Exception as e:               # the watch must never break the user's cell

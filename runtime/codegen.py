@@ -82,12 +82,16 @@ def _node_line(n, args, names, printed, plan, fresh, glb):
             pname = fresh(f"{op.name}_{key}")
             glb[pname] = p
             params[key] = pname
-    reused = []
-    if n.outputs and n.out in plan:          # memory planning: write into a dead buffer
+    if n.outputs and n.out in plan:
+        # memory planning: write into a dead buffer, and keep its name (fewer locals also keeps
+        # Python's compile() fast: it grows faster than linearly with the number of names)
         glb[op.name] = op.impl
-        reused.append(names[plan[n.out]])
-        expr = f"{op.name}({', '.join(args)}, out={names[plan[n.out]]})"
-    elif op.emit is None:
+        buf = names[n.out] = names[plan[n.out]]
+        line = f"    {op.name}({', '.join(args)}, out={buf})"
+        where = f" {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}" if n.loc is not None else ""
+        return f"{line:<56}  # {printed[n.out]}{where}", []
+    reused = []
+    if op.emit is None:
         glb[op.name] = op.impl
         expr = f"{op.name}({', '.join(args + [f'{a}={b}' for a, b in params.items()])})"
     elif callable(op.emit):

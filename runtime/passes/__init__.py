@@ -24,6 +24,7 @@ The memory plan is stored as `graph.memory_plan = {value: donor value}` (see mem
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -64,11 +65,14 @@ def intermediate_bytes(graph: Graph) -> int:
     """Bytes the graph allocates for values its nodes produce (an upper bound): every output,
     except those written into a reused buffer, plus the block-sized scratch of fused groups."""
     plan = getattr(graph, "memory_plan", None) or {}
+    prod = math.prod
     total = 0
     for n in graph.nodes:
         if n.op.name == "const":
             continue
-        total += sum(v.nbytes for v in n.outputs if v not in plan)
+        for v in n.outputs:
+            if v not in plan:
+                total += prod(v.shape) * v.dtype.itemsize
         if n.op.name == "fused":
             body, rows = n.params["body"], n.params["block_rows"]
             outs = set(body.outputs)
@@ -112,8 +116,9 @@ def optimize(graph: Graph, passes=None, verify: bool = False, donated=()):
     graph = copy_graph(graph)
     graph.donated = [v for v in graph.inputs if v.name in set(donated)]
     reports = []
+    before_b = intermediate_bytes(graph)
     for name in names:
-        before_n, before_b = len(graph.nodes), intermediate_bytes(graph)
+        before_n = len(graph.nodes)
         if name != "memory":
             graph.memory_plan = None        # a plan made before this pass may name removed values
         t0 = time.perf_counter()
@@ -121,6 +126,7 @@ def optimize(graph: Graph, passes=None, verify: bool = False, donated=()):
         ms = (time.perf_counter() - t0) * 1e3
         if verify:
             graph.verify()
-        reports.append(PassReport(name, changes, before_n, len(graph.nodes), before_b,
-                                  intermediate_bytes(graph), ms))
+        after_b = intermediate_bytes(graph)
+        reports.append(PassReport(name, changes, before_n, len(graph.nodes), before_b, after_b, ms))
+        before_b = after_b
     return graph, reports

@@ -224,7 +224,31 @@ def _toposort(nodes):
     return out
 
 
+def _any_group_can_pay(graph: Graph) -> bool:
+    """A cheap look before planning: could any group have MIN_BLOCKS blocks? (Keeps the pass
+    near-free on graphs of small arrays, the common case in traced training steps.)"""
+    widest, reduces = {}, set()
+    for n in graph.nodes:
+        key = _key(n)
+        if key is None:
+            continue
+        v = n.inputs[0] if n.op.reduction else n.out
+        row = math.prod(v.shape[1:])
+        widest[key] = max(widest.get(key, 0), row)
+        if n.op.reduction:
+            reduces.add(key)
+    for key, row in widest.items():
+        rows = max(1, CHUNK_ELEMENTS // max(1, row))
+        if key in reduces:
+            rows = min(rows, max(1, ROW_BLOCK_BYTES // max(1, row * 16)))
+        if key[1] >= MIN_BLOCKS * rows:
+            return True
+    return False
+
+
 def fuse(graph: Graph):
+    if not _any_group_can_pay(graph):
+        return graph, {}
     G, group_of = _plan_groups(graph)
     groups = sorted({G.find(g) for g in group_of.values()})
     groups = [g for g in groups if _worth_it(G, g)]

@@ -17,7 +17,7 @@ UNARY = ["exp", "tanh", "sin", "abs", "negative", "sqrt_abs", "log1p_abs", "squa
 BINARY = ["add", "subtract", "multiply", "divide", "maximum", "where_gt", "pow_int"]
 SCALAR = ["mul1", "add0", "sub0", "div1", "mul_neg1", "div4", "div_half", "div3", "pow1",
           "pow2", "pow_half", "pow_m1", "add_scalar", "mul_scalar", "rsub_scalar", "int_scale"]
-REDUCE = ["sum", "mean", "max", "min"]
+REDUCE = ["sum", "mean", "max", "min", "var", "argmax", "prod"]
 MOVE = ["transpose2", "reshape2", "astype32", "astype64", "gram"]
 RANDOM = ["normal", "normal_twice"]
 
@@ -110,8 +110,10 @@ def _step(op, a, b, extra):
     if op in REDUCE:
         ax = extra % (a.ndim + 1)
         axis = None if ax == a.ndim or a.ndim == 0 else ax
-        if op in ("max", "min") and a.ndim == 0:
+        if op in ("max", "min", "argmax") and a.ndim == 0:
             return a
+        if op == "prod":
+            return rt.prod(rt.tanh(a), axis=axis, keepdims=bool(extra & 1))
         return getattr(rt, op)(a, axis=axis, keepdims=bool(extra & 1))
     if op == "transpose2":
         return rt.transpose(rt.transpose(a)) if extra & 1 else rt.transpose(a)

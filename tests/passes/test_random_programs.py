@@ -38,7 +38,7 @@ def _same(a, b):
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prog=programs())
+@given(prog=programs(max_steps=14))
 def test_every_pass_alone_and_all_together_match_eager(prog, small_blocks, exact_only):
     arrays = make_inputs(prog)
     with np.errstate(all="ignore"), warnings.catch_warnings():

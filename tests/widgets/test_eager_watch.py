@@ -45,7 +45,7 @@ def test_result_object_matches_numpy(ip):
     assert r.ops == 3
     assert r.summaries["y"].min == y.min() and r.summaries["y"].max == y.max()
     assert r.summaries["y"].mean == pytest.approx(y.mean(), rel=1e-12)
-    assert r.summaries["z"].tiny == f"{y.sum():.4g}"
+    assert r.summaries["z"].tiny == f"{y.sum():.6g}"
     assert r.success and r.seconds > 0
     assert "EagerResult" in str(r) and "y" in str(r)
 

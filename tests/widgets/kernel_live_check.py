@@ -1,0 +1,81 @@
+"""Layer 2b: the comm messages an in-process ipykernel sends while a %%eager cell runs.
+
+Run in its own pytest process (test_eager_kernel.py does that): the in-process kernel's shell
+clashes with the plain InteractiveShell.instance() the other widget tests use.
+"""
+import re
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    import ipykernel.kernelbase
+    from ipykernel.inprocess.manager import InProcessKernelManager
+    km = InProcessKernelManager()
+    km.start_kernel()
+    ipykernel.kernelbase.Kernel._instance = km.kernel     # comms publish through Kernel.instance()
+    kc = km.client()
+    kc.start_channels()
+    run(kc, "%load_ext eagermagic\nimport numpy as np, runtime as rt")
+    yield kc
+    kc.stop_channels()
+    km.shutdown_kernel()
+
+
+def run(kc, code, timeout=120):
+    """Execute `code`; return every iopub message up to the kernel going idle."""
+    kc.execute(code)
+    out, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        msgs = kc.iopub_channel.get_msgs()
+        out += msgs
+        if any(m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" for m in msgs):
+            return out
+        time.sleep(0.01)
+    raise TimeoutError(code)
+
+
+def header_updates(msgs):
+    """(time, header text) of every update of the panel's header widget, in order."""
+    view = next(m for m in msgs if m["msg_type"] == "display_data"
+                and "application/vnd.jupyter.widget-view+json" in m["content"]["data"])
+    panel_id = view["content"]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+    opens = {m["content"]["comm_id"]: m["content"]["data"]["state"]
+             for m in msgs if m["msg_type"] == "comm_open"}
+    header_id = opens[panel_id]["children"][0].removeprefix("IPY_MODEL_")
+    return [(m["header"]["date"].timestamp(), re.sub(r"<[^>]+>", "", m["content"]["data"]["state"]["value"]))
+            for m in msgs if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == header_id
+            and "value" in m["content"]["data"].get("state", {})]
+
+
+def ops(text):
+    return int(re.search(r"([\d,]+) ops", text).group(1).replace(",", ""))
+
+
+def test_updates_arrive_while_the_cell_runs(kernel):
+    msgs = run(kernel, "%%eager\nw = rt.ones(16)\nfor i in range(40_000):\n"
+                       "    w = w * 0.9999 + 0.0001\n    loss = rt.mean(w)\n")
+    idle = next(m["header"]["date"].timestamp() for m in msgs
+                if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle")
+    updates = header_updates(msgs)
+    live = [(t, s) for t, s in updates if "running" in s]
+    final = updates[-1][1]
+    assert "done" in final and ops(final) == 120_001          # the final state is exact
+    assert len(live) >= 3, updates
+    counts = [ops(s) for _, s in live]
+    assert counts == sorted(counts) and counts[-1] < 120_001   # sent mid-run, with mid-run values
+    assert live[-1][0] - live[0][0] > 0.2                       # spread over the run, not a burst
+    assert all(t < idle for t, _ in live)
+    elapsed = float(re.search(r"done in ([\d.e+-]+) s", final).group(1))
+    assert len(live) <= elapsed * 10 + 2                        # throttled: at most ~10 a second
+
+
+def test_row_values_stream_too(kernel):
+    msgs = run(kernel, "%%eager\nfor i in range(30_000):\n    loss = rt.sum(rt.ones(4) * float(i))\n")
+    rows = [m for m in msgs if m["msg_type"] == "comm_msg"
+            and "loss" in str(m["content"]["data"].get("state", {}).get("value", ""))]
+    assert len(rows) >= 2                   # the loss row (value and curve) was redrawn live
+    last = re.sub(r"<[^>]+>", " ", rows[-1]["content"]["data"]["state"]["value"])
+    assert "= 119996 " in last                  # the last value, exactly
