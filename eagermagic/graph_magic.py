@@ -196,6 +196,8 @@ def _user_facing(e: BaseException, filename: str) -> BaseException:
     at the user's last line and their chained cause, repeated in the message, is not shown. A
     read-before-assignment is a NameError, as in a normal cell."""
     import runtime as rt
+    if isinstance(e, SyntaxError):
+        return e.with_traceback(None)      # IPython lists every frame of one: keep them few
     tb = e.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
         tb = tb.tb_next

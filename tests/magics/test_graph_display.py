@@ -191,3 +191,16 @@ def test_profile_colours_nodes_by_time(big):
     assert "coloured by time per node" in src and re.search(r"fillcolor=\"0\.000 0\.850 1\.000\"", src)
     prof = [o for o in cap.outputs if o.data.get("text/plain", "").startswith("profile:")]
     assert prof and "matmul" in prof[0].data["text/plain"] and "%" in prof[0].data["text/plain"]
+
+
+def test_control_flow_bodies_are_drawn_as_dashed_clusters(ip):
+    ip.run_cell("x = rt.ones((3,))")
+    res, cap = run(ip, "%%graph -o --show optimized\n"
+                       "y = rt.cond(rt.sum(x) > 0, lambda a: a * 2, lambda a: a - 1, x)\n"
+                       "z = rt.fori_loop(0, 3, lambda i, v: v * 1.5, y)\n")
+    assert res.success, cap.stdout
+    np.testing.assert_allclose(np.asarray(ip.user_ns["z"]), np.full(3, 2 * 1.5 ** 3))
+    svg = svgs(cap)[0]
+    for title in ("cond: true_graph", "cond: false_graph", "fori_loop: body_graph"):
+        assert title in svg
+    assert svg.count('class="cluster"') == 3

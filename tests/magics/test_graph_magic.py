@@ -293,3 +293,20 @@ def test_reload_ext_keeps_graph_working(xw):
     xw.run_line_magic("reload_ext", "eagermagic")
     res, cap = run(xw, "%%graph --show none\ny = x + 1\n")
     assert res.success and "traced (first run of this cell)" in cap.stdout
+
+
+def test_rt_print_is_run_time_output_on_every_run(xw):
+    cell = "%%graph --show none\ny = x * 2\nrt.print('sum is {}', rt.sum(y))\n"
+    for expected_status in ("traced", "cache hit"):
+        res, cap = run(xw, cell)
+        assert expected_status in cap.stdout
+        assert "── run-time output ──\nsum is " in cap.stdout
+        assert "trace-time output" not in cap.stdout
+
+
+def test_syntax_error_shows_the_cells_line(xw):
+    res, cap = run(xw, "%%graph\ny = x * 2\nz = (y +\n")
+    assert isinstance(res.error_in_exec, SyntaxError)
+    assert res.error_in_exec.lineno == 3            # counted from the %%graph line, as typed
+    assert "z = (y +" in cap.stdout + cap.stderr
+    assert "y" not in xw.user_ns
