@@ -1,4 +1,4 @@
-"""The gradient tape: an interpreter that records ops on watched values, and the backward pass.
+"""The gradient tape: an interpreter that records ops on watched values (backward.py replays them).
 
 `GradientTape` sits on the interpreter stack (runtime/core.py) above eager or tracing. Every op
 is handed down to the parent interpreter, which computes it; the tape only notes
@@ -6,14 +6,13 @@ is handed down to the parent interpreter, which computes it; the tape only notes
 object identity (`id`), so tensors need no wrapper and the eager hot path stays cheap; the
 records keep those objects alive, so an id can't be reused while the tape holds it.
 
-The backward pass walks the records in reverse and calls each op's vjp rules. The rules are
+The backward pass (backward.py) walks the records in reverse and calls the vjp rules. They are
 written with runtime ops and run on whatever interpreter is current: eagerly they compute now,
 under `rt.function` they become nodes of the same graph (and are optimized with it), and under
 an outer tape they are recorded again, which is how second derivatives work.
 """
 from __future__ import annotations
 
-import functools
 import warnings
 
 import numpy as np
@@ -21,11 +20,10 @@ import numpy as np
 from .. import core
 from ..core import Interpreter
 from ..errors import user_location
-from ..ops.creation import astype, ones_like, zeros_like
-from ..ops.movement import broadcast_to, reshape
-from ..ops.reduction import sum as rsum
+from ..ops.creation import zeros_like
 from ..pytree import flatten, unflatten
 from ..tensor import EAGER, ESCAPE_HOOKS, Tensor
+from .backward import backward
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -379,160 +377,3 @@ def _source_names(sources) -> list:
         return ["the source"]
     return ["source " + "".join(f"[{int(p)}]" if p.isdigit() else f"[{p!r}]"
                                 for p in path.split("_")[1:]) for path in paths]
-
-
-def unbroadcast(g, x):
-    """Make cotangent `g` fit input `x`: sum the axes broadcasting added, cast to x's dtype.
-
-    Every vjp rule returns a cotangent shaped like the op's output (or broadcastable to the
-    input); this one helper turns it into one shaped and typed like the input. It works on
-    tensors and tracers (runtime ops) and on raw NumPy arrays (NumPy calls; see `backward`).
-    """
-    shape, gshape = x.shape, g.shape
-    raw = isinstance(g, (_ndarray, np.generic))
-    if gshape != shape:
-        extra = len(gshape) - len(shape)
-        if extra < 0:
-            g = np.broadcast_to(g, shape) if raw else broadcast_to(g, shape)
-        else:
-            axes = tuple(range(extra)) + tuple(i + extra for i, d in enumerate(shape)
-                                               if d == 1 and gshape[i + extra] != 1)
-            if axes:
-                g = np.sum(g, axis=axes) if raw else rsum(g, axis=axes)
-            if g.shape != shape:
-                g = np.reshape(g, shape) if raw else reshape(g, shape)
-    if g.dtype != x.dtype:
-        g = np.asarray(g).astype(x.dtype) if raw else astype(g, x.dtype)
-    return g
-
-
-def _raw(g):
-    return g._v if type(g) is Tensor else np.asarray(g)
-
-
-def rule_for(op, i):
-    """The vjp rule of `op` for input i: a tuple entry, or (variadic ops such as concat) the
-    op's single vjp function with the input number bound. None: no gradient for that input."""
-    rules = op.vjp
-    if callable(rules):
-        return functools.partial(rules, i)
-    return rules[i] if i < len(rules) else None
-
-
-def backward(records, seeds, sources, tracked=None, watched=()) -> dict:
-    """Reverse pass over `records`: id(value) -> cotangent, for `sources` (and what lies between).
-
-    Only records on a path from a source are replayed, and only inputs that depend on a source
-    get a cotangent, so gradients that nobody asked for are never computed. Integer and boolean
-    values never receive a cotangent, so nothing flows back through them.
-
-    When nothing sits above the eager interpreter (no outer tape, no trace), nobody needs to see
-    the backward pass as ops, so the rules run on the raw NumPy arrays: the same NumPy calls
-    without the tensor dispatch. Otherwise they run on tensors/tracers through the current
-    interpreter, so an outer tape records them or a trace puts them in the graph.
-    """
-    raw = core._interp is EAGER
-    wanted = frozenset(id(s) for s in sources)
-    if tracked is not None and all(id(w) in wanted for w in watched):
-        # the usual case: every watched value is a source, so everything the tape recorded
-        # depends on a source and the tape's own set says what is reachable
-        reach, live = tracked, records
-    else:
-        reach, live = _reachable(records, wanted)
-    ct: dict = {}
-    for t, g in seeds:
-        tid = id(t)
-        if tid in reach:
-            if g is None:        # d target / d target: ones
-                g = np.ones(t._v.shape, t._v.dtype) if raw else ones_like(t)
-            g = unbroadcast(_raw(g), t._v) if raw else unbroadcast(g, t)
-            prev = ct.get(tid)
-            ct[tid] = g if prev is None else prev + g
-    pop, get = ct.pop, ct.get
-    for op, args, params, out in reversed(live):
-        if op.multiple_results:
-            gs = [get(id(o)) if id(o) in wanted else pop(id(o), None) for o in out]
-            if all(g is None for g in gs):
-                continue
-            g = tuple((np.zeros_like(o._v) if raw else zeros_like(o)) if gi is None else gi
-                      for gi, o in zip(gs, out))
-            if raw:
-                out = tuple(o._v for o in out)
-        else:
-            oid = id(out)
-            g = get(oid) if oid in wanted else pop(oid, None)
-            if g is None:
-                continue
-            if raw:
-                out = out._v
-        rules = op.vjp
-        if rules is None:
-            raise NotImplementedError(
-                f"no gradient rule (vjp) for op `{op.name}`: it is on the path from a watched "
-                f"value to the target. Add a vjp to its definition block in runtime/ops, or wrap "
-                f"its input in rt.stop_gradient if no gradient should flow through it")
-        if raw:
-            n = len(args)
-            if n == 2:
-                a, b = args
-                vals = (a._v if type(a) is Tensor else a, b._v if type(b) is Tensor else b)
-            elif n == 1:
-                a = args[0]
-                vals = (a._v if type(a) is Tensor else a,)
-            else:
-                vals = tuple(a._v if type(a) is Tensor else a for a in args)
-        else:
-            vals = args
-        i = -1
-        for a in args:
-            i += 1
-            aid = id(a)
-            if aid not in reach:
-                continue
-            v = vals[i]
-            if v.dtype.kind not in "fc":
-                continue
-            if type(rules) is tuple:
-                if i >= len(rules):
-                    continue
-                rule = rules[i]
-            else:
-                rule = rule_for(op, i)
-            if rule is None:
-                continue
-            c = rule(g, out, *vals, **params)
-            if c is None:
-                continue
-            if raw and type(c) is Tensor:
-                c = c._v
-            if c.shape != v.shape or c.dtype != v.dtype:
-                c = unbroadcast(c, v)
-            prev = get(aid)
-            ct[aid] = c if prev is None else prev + c
-    if raw:
-        for k in wanted:
-            c = get(k)
-            if c is not None and type(c) is not Tensor:
-                t = _new(Tensor)
-                t._v = _asarray(c)
-                ct[k] = t
-    return ct
-
-
-def _reachable(records, wanted):
-    """(ids reachable from the sources, the records on such paths), in recording order."""
-    reach = set(wanted)
-    live = []
-    for rec in records:
-        for a in rec[1]:
-            if id(a) in reach:
-                break
-        else:
-            continue
-        live.append(rec)
-        out = rec[3]
-        if rec[0].multiple_results:
-            reach.update(id(o) for o in out)
-        else:
-            reach.add(id(out))
-    return reach, live

@@ -7,7 +7,7 @@ differentiate, and optionally the same function in `autograd.numpy` (the second 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import autograd.numpy as anp
