@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -90,6 +91,12 @@ class Explanation(str):
 
 
 _DYN_TYPES = (ArrayMethods, np.ndarray)
+_ndarray = np.ndarray
+
+
+class _Probe:
+    """A stand-in argument used once per call style to see where binding puts each position."""
+    __slots__ = ()
 
 
 def _leaf_sig(x, static: bool):
@@ -148,6 +155,8 @@ class Function:
         self.autograph = autograph
         self.retrace_warning_after = retrace_warning_after
         self._cache: dict = {}
+        self._fast: dict = {}               # (n, shape0, dtype0, ...) -> (entry, input order)
+        self._fast_orders: dict = {}        # n -> input order for n positional arrays, or False
         self.ledger: list[TraceRecord] = []
         self.calls = 0
         self.cache_hits = 0
@@ -164,6 +173,26 @@ class Function:
     def __call__(self, *args, **kwargs):
         if _run_eagerly or (_core._interp is not _EAGER and _under_tape()):
             return self.python_function(*args, **kwargs)
+        if not kwargs:
+            # Fast path: only positional tensors / arrays, a call style seen before. Keyed by
+            # (count, shapes, dtypes), which decides the full key below (see _remember_fast).
+            arrays, sig = [], [len(args)]
+            for a in args:
+                tp = type(a)
+                if tp is Tensor:
+                    a = a._v
+                elif tp is not _ndarray:
+                    break
+                arrays.append(a)
+                sig.append(a.shape)
+                sig.append(a.dtype)
+            else:
+                hit = self._fast.get(tuple(sig))
+                if hit is not None:
+                    self.calls += 1
+                    self.cache_hits += 1
+                    entry, order = hit
+                    return self._run(entry, arrays if order is None else order(arrays))
         key, arrays = self._key(args, kwargs)
         self.calls += 1
         entry = self._cache.get(key)
@@ -171,7 +200,54 @@ class Function:
             entry = self._trace(key, args, kwargs)
         else:
             self.cache_hits += 1
+        if not kwargs:
+            self._remember_fast(args, entry)
         return self._run(entry, arrays)
+
+    def _remember_fast(self, args, entry):
+        """Let later calls with the same count, shapes and dtypes of positional tensors skip
+        binding and flattening. Sound because for such calls the full key is a function of
+        exactly those: the tree is fixed by the count, defaults are fixed values, and each
+        array's signature is its (shape, dtype). Not for array defaults or static positions."""
+        if not all(type(a) is Tensor or type(a) is _ndarray for a in args):
+            return
+        n = len(args)
+        if n not in self._fast_orders:
+            self._fast_orders[n] = self._fast_order(n)
+        order = self._fast_orders[n]
+        if order is False:
+            return
+        sig = [n]
+        for a in args:
+            sig.append(a.shape)
+            sig.append(a.dtype)
+        self._fast[tuple(sig)] = (entry, order)
+
+    def _fast_order(self, n):
+        """Where the slow path puts each of n positional arrays among the compiled function's
+        inputs: None (same order), an itemgetter that reorders them, or False (this call style can't be
+        fast: a static position, an array default, a binding error)."""
+        probes = [_Probe() for _ in range(n)]
+        try:
+            bound = self._bind(tuple(probes), {})
+        except TypeError:
+            return False
+        leaves, _ = flatten(bound)
+        statics = self._static_mask(bound, len(leaves))
+        index = {id(p): i for i, p in enumerate(probes)}
+        order = []
+        for leaf, static in zip(leaves, statics):
+            if type(leaf) is _Probe:
+                if static:
+                    return False
+                order.append(index[id(leaf)])
+            elif not static and isinstance(leaf, _DYN_TYPES):
+                return False
+        if sorted(order) != list(range(n)):
+            return False
+        if order == list(range(n)):
+            return None
+        return operator.itemgetter(*order)      # n >= 2 here, so it returns a tuple
 
     def _key(self, args, kwargs):
         bound = self._bind(args, kwargs)
