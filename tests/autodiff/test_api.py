@@ -304,8 +304,8 @@ _BINARY = [("add", lambda a, b: a + b, lambda a, b: a + b), ("mul", lambda a, b:
 
 @settings(max_examples=40)
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 10), st.integers(0, 10)),
-                min_size=1, max_size=12), st.booleans())
-def test_random_programs_match_autograd(program, compiled):
+                min_size=1, max_size=12), st.sampled_from(["eager", "compiled", "no-passes"]))
+def test_random_programs_match_autograd(program, mode):
     x0 = np.array([0.3, -0.7, 1.1])
 
     def run(x, un, bi, total):
@@ -319,8 +319,8 @@ def test_random_programs_match_autograd(program, compiled):
         return total(vals[-1])
 
     ours = rt.grad(lambda x: run(x, [u[1] for u in _UNARY], [b[1] for b in _BINARY], rt.sum))
-    if compiled:
-        ours = rt.function(ours)
+    if mode != "eager":
+        ours = rt.function(ours, passes=() if mode == "no-passes" else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = autograd.grad(lambda x: run(x, [u[2] for u in _UNARY], [b[2] for b in _BINARY], anp.sum))(x0)

@@ -56,7 +56,10 @@ def rt_training(params, x, y, opt, steps, compiled):
         p, state = opt.step(p, g, state)
         return p, state, loss
 
-    fn = rt.function(step) if compiled else step
+    if compiled == ():        # compiled with no optimization pass
+        fn = rt.function(step, passes=())
+    else:
+        fn = rt.function(step) if compiled else step
     p = {k: rt.asarray(v) for k, v in params.items()}
     state = opt.init(p)
     xt, yt = rt.asarray(x), rt.asarray(y)
@@ -73,9 +76,11 @@ def test_mlp_eager_and_compiled_reach_the_numpy_loss():
     ref = numpy_training(params, x, y, 0.5, STEPS)
     eager, _ = rt_training(params, x, y, rt.optim.sgd(0.5), STEPS, compiled=False)
     compiled, fn = rt_training(params, x, y, rt.optim.sgd(0.5), STEPS, compiled=True)
+    unoptimized, _ = rt_training(params, x, y, rt.optim.sgd(0.5), 20, compiled=())
     assert ref[-1] < 0.5 * ref[0]                          # it learns
     np.testing.assert_allclose(eager, ref, rtol=1e-9)      # every step, not just the last
     np.testing.assert_allclose(compiled, ref, rtol=1e-9)
+    np.testing.assert_allclose(unoptimized, ref[:20], rtol=1e-9)     # every pass switched off
     assert fn.trace_count == 1, fn.explain()               # params/state as inputs: no retrace
 
 
