@@ -400,8 +400,34 @@ def classify(analysis: CellAnalysis, ns: dict) -> Bindings:
 
 
 def static_key(bindings: Bindings, ns: dict) -> tuple:
-    """The part of the cache key that rt.function cannot see: identities of the plain globals."""
-    return tuple((n, id(ns[n])) for n in bindings.by_identity)
+    """The part of the cache key that rt.function cannot see: identities of the plain globals,
+    and of the arrays that functions the cell calls read from their globals or closures (those
+    are baked into the graph as constants, so rebinding them must retrace). -> ((label, id), ...)"""
+    key = [(f"`{n}`", id(ns[n])) for n in bindings.by_identity]
+    for n in bindings.statics:
+        fn = ns[n]
+        if isinstance(fn, types.FunctionType):
+            key.extend((f"`{g}` (read by `{n}`)", id(v)) for g, v in arrays_read_by(fn))
+    return tuple(key)
+
+
+def arrays_read_by(fn) -> list:
+    """(name, value) of the arrays a Python function reads from its globals or closure."""
+    names, stack = set(), [fn.__code__]
+    while stack:
+        code = stack.pop()
+        names.update(code.co_names)
+        stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    glb = fn.__globals__
+    found = [(g, glb[g]) for g in sorted(names) if g in glb and holds_arrays(glb[g])]
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:          # an empty cell
+            continue
+        if holds_arrays(value):
+            found.append((name, value))
+    return found
 
 
 def _collect(local_vars, names):

@@ -171,9 +171,11 @@ class CellCache:
         self._last_static[(source, passes)] = ids
         if old is None or old == ids:
             return ""
-        changed = [n for (n, i), (_, j) in zip(ids, old) if i != j] if len(ids) == len(old) else []
-        names = ", ".join(f"`{n}`" for n in changed) or "a global the cell reads"
-        return f"retrace because {names} is a different object than last time (compared by identity)"
+        before = dict(old)
+        changed = [label for label, i in ids if before.get(label, i) != i]
+        names = ", ".join(changed) or "a global the cell reads"
+        verb = "is a different object" if len(changed) <= 1 else "are different objects"
+        return f"retrace because {names} {verb} than last time (compared by identity)"
 
 
 @dataclass

@@ -108,6 +108,21 @@ def test_rebinding_a_plain_global_object_retraces_by_identity(ip):
     np.testing.assert_allclose(_np(ip, "y"), 5.0)
 
 
+def test_rebinding_an_array_a_called_function_reads_retraces(ip):
+    """A function from the namespace that reads a global tensor bakes it into the graph as a
+    constant; rebinding that tensor must not leave a stale graph behind."""
+    ip.run_cell("W = rt.ones((2, 2))\ndef layer(z):\n    return z @ W\nx = rt.ones((1, 2))")
+    cell = "%%graph --show none\ny = layer(x)\n"
+    run(ip, cell)
+    np.testing.assert_allclose(_np(ip, "y"), [[2.0, 2.0]])
+    res, cap = run(ip, cell)
+    assert "cache hit" in cap.stdout
+    ip.run_cell("W = rt.ones((2, 2)) * 10")
+    res, cap = run(ip, cell)
+    assert "retrace because `W` (read by `layer`) is a different object than last time" in cap.stdout
+    np.testing.assert_allclose(_np(ip, "y"), [[20.0, 20.0]])
+
+
 # -- nothing is lost on failure -------------------------------------------------------------------
 
 FAILURES = {
