@@ -232,7 +232,7 @@ class Function:
             bound = self._bind(tuple(probes), {})
         except TypeError:
             return False
-        leaves, _ = flatten(bound)
+        leaves, _ = flatten(tuple(bound.values()))
         statics = self._static_mask(bound, len(leaves))
         index = {id(p): i for i, p in enumerate(probes)}
         order = []
@@ -251,7 +251,7 @@ class Function:
 
     def _key(self, args, kwargs):
         bound = self._bind(args, kwargs)
-        leaves, tree = flatten(bound)
+        leaves, tree = flatten(tuple(bound.values()))    # parameter order, as the user wrote them
         statics = self._static_mask(bound, len(leaves))
         sigs, arrays = [], []
         for x, st in zip(leaves, statics):
@@ -276,7 +276,7 @@ class Function:
         if not self.static_argnames:
             return [False] * n
         mask = []
-        for k in sorted(bound, key=repr):
+        for k in bound:
             count = len(flatten(bound[k])[0])
             mask.extend([k in self.static_argnames] * count)
         return mask
@@ -298,8 +298,8 @@ class Function:
     def _trace(self, key, args, kwargs) -> CacheEntry:
         tree, sigs = key
         bound = self._bind(args, kwargs)
-        leaves, _ = flatten(bound)
-        paths = [p.lstrip("_") for p in leaf_paths(bound)]
+        leaves, _ = flatten(tuple(bound.values()))
+        paths = [p.lstrip("_") for k, v in bound.items() for p in leaf_paths(v, "_" + k)]
         dyn_idx = [i for i, s in enumerate(sigs) if len(s) == 2]
         in_types = [sigs[i] for i in dyn_idx]
         in_names = [paths[i] for i in dyn_idx]
@@ -308,7 +308,7 @@ class Function:
             new = list(leaves)
             for i, t in zip(dyn_idx, tracers):
                 new[i] = t
-            b = unflatten(tree, new)
+            b = dict(zip(bound, unflatten(tree, new)))
             if self._signature is None:
                 return b["args"], b["kwargs"]
             ba = inspect.BoundArguments(self._signature, b)
