@@ -7,9 +7,11 @@ the inputs. That holds for elementwise ops and for reductions whose axes leave a
 (`sum(x, axis=-1, keepdims=True)`), which is why softmax and layernorm fuse whole. Inputs that
 broadcast along axis 0 (fewer dimensions, or length 1 there) are read whole in every block.
 
-A group is only formed when it pays: two or more ops, and more than one block of work (small
-arrays keep their plain one-line-per-op code). Groups never form a cycle: a node joins a group
-only if none of its inputs depends on that group through a node outside it.
+A group is only formed when it pays: two or more ops, and at least MIN_BLOCKS blocks of work
+(small arrays keep their plain one-line-per-op code). Groups never form a cycle: a node joins a
+group only if none of its inputs depends on that group through a node outside it. Groups that
+only share an input (`a * 2` and `a + 1`) are not merged (sibling fusion: a possible follow-up).
+Random and side-effect ops never join a group.
 
 The fused node: `outs = fused(*inputs, body=<Graph>, block_rows=B)`; `body` holds the group's
 nodes (with their source locations) reading `inputs`, and returns the values used outside.

@@ -282,3 +282,23 @@ def test_a_donated_input_becomes_the_output_buffer():
     y = donating(mine)
     assert np.shares_memory(y.numpy(), mine)
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_inexact_rewrites_are_listed_and_tanh_via_exp_is_opt_in():
+    from runtime.passes import simplify
+    assert simplify.INEXACT["pow3"][2] is True and simplify.INEXACT["tanh_exp"][2] is False
+    u = np.linspace(-20, 20, 4001)
+    default = rt.function(lambda u: rt.tanh(u))
+    assert "tanh" in ops_of(default.graph_for(u))
+    simplify.simplify_options(inexact={"pow3", "tanh_exp"})
+    try:
+        opted = rt.function(lambda u: rt.tanh(u))
+        assert "tanh" not in ops_of(opted.graph_for(u)) and "exp" in ops_of(opted.graph_for(u))
+        got, want = opted(u).numpy(), np.tanh(u)
+    finally:
+        simplify.simplify_options(None)
+    far = np.abs(u) >= 0.5                       # the documented error: 5 ulp there, 3.3e-16 near 0
+    assert np.all(np.abs(got - want)[far] <= 5 * np.spacing(np.abs(want[far])))
+    assert np.max(np.abs(got - want)) <= 3.4e-16
+    with pytest.raises(ValueError, match="unknown inexact rewrite"):
+        simplify.simplify_options(inexact={"fast_math"})
