@@ -227,6 +227,9 @@ class GradientTape(Interpreter):
     def watch(self, tensor) -> None:
         """Track `tensor` (or every tensor in a list/tuple/dict of them) from now on."""
         from ..surface import ArrayMethods
+        if self._records is None:
+            raise RuntimeError("this GradientTape already computed its gradient (it is not "
+                               "persistent): start a new tape to watch more tensors")
         for t in flatten(tensor)[0]:
             if not isinstance(t, ArrayMethods):
                 raise TypeError(
@@ -315,9 +318,10 @@ class GradientTape(Interpreter):
 
     # -- internals ---------------------------------------------------------------------------
     def _release(self):
+        # a used non-persistent tape records nothing more, even if still inside its `with`
         self._records = None
         self._tracked = set()
-        self._ids = self._tracked
+        self._ids = _EMPTY
         self._watched = []
 
     def _gradient(self, targets, sources, out_grads):

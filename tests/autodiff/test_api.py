@@ -356,3 +356,16 @@ def test_python_float_target_gets_a_warning_naming_it():
         loss = float(rt.sum(a * a)) * 0.5
     with pytest.warns(rt.NoneGradientWarning, match=r"target \(float\)[\s\S]*float\(\)"):
         assert tape.gradient(loss, a) is None
+
+
+def test_non_persistent_gradient_inside_the_with_block_then_more_ops():
+    a = rt.asarray([1.0, 2.0])
+    with rt.GradientTape() as tape:
+        tape.watch(a)
+        z = rt.sum(a * a)
+        g = tape.gradient(z, a)
+        more = rt.sum(a * 3.0)           # still inside: must not fail, nothing is recorded
+        with pytest.raises(RuntimeError, match="new tape"):
+            tape.watch(a)
+    np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
+    assert float(more) == 9.0
