@@ -55,21 +55,24 @@ def ops(text):
 
 
 def test_updates_arrive_while_the_cell_runs(kernel):
-    msgs = run(kernel, "%%eager\nw = rt.ones(16)\nfor i in range(40_000):\n"
-                       "    w = w * 0.9999 + 0.0001\n    loss = rt.mean(w)\n")
+    # runs for a second whatever the machine's speed; 3 ops per iteration, 1 before the loop
+    msgs = run(kernel, "%%eager\nimport time\nw = rt.ones(16)\nn = 0\nt_end = time.perf_counter() + 1.0\n"
+                       "while time.perf_counter() < t_end:\n"
+                       "    w = w * 0.9999 + 0.0001\n    loss = rt.mean(w)\n    n += 1\n")
+    n = kernel.kernel.shell.user_ns["n"]
     idle = next(m["header"]["date"].timestamp() for m in msgs
                 if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle")
     updates = header_updates(msgs)
     live = [(t, s) for t, s in updates if "running" in s]
     final = updates[-1][1]
-    assert "done" in final and ops(final) == 120_001          # the final state is exact
-    assert len(live) >= 3, updates
+    assert "done" in final and ops(final) == 1 + 3 * n           # the final state is exact
+    assert len(live) >= 5, updates
     counts = [ops(s) for _, s in live]
-    assert counts == sorted(counts) and counts[-1] < 120_001   # sent mid-run, with mid-run values
-    assert live[-1][0] - live[0][0] > 0.2                       # spread over the run, not a burst
+    assert counts == sorted(counts) and counts[-1] < ops(final)  # sent mid-run, mid-run values
+    assert live[-1][0] - live[0][0] > 0.5                        # spread over the run, not a burst
     assert all(t < idle for t, _ in live)
     elapsed = float(re.search(r"done in ([\d.e+-]+) s", final).group(1))
-    assert len(live) <= elapsed * 10 + 2                        # throttled: at most ~10 a second
+    assert len(live) <= elapsed * 10 + 2                         # throttled: at most ~10 a second
 
 
 def test_row_values_stream_too(kernel):
