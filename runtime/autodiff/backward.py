@@ -123,24 +123,21 @@ def backward(records, seeds, sources, tracked=None, watched=()) -> dict:
                 vals = tuple(a._v if type(a) is Tensor else a for a in args)
         else:
             vals = args
+        if type(rules) is not tuple:         # a variadic op's single rule (concat ...)
+            rules = [rule_for(op, i) for i in range(len(args))]
         i = -1
-        for a in args:
+        for rule in rules:
             i += 1
+            if rule is None:
+                continue
+            a = args[i]
             aid = id(a)
             if aid not in reach:
                 continue
             v = vals[i]
             if v.dtype.kind not in "fc":
                 continue
-            if type(rules) is tuple:
-                if i >= len(rules):
-                    continue
-                rule = rules[i]
-            else:
-                rule = rule_for(op, i)
-            if rule is None:
-                continue
-            c = rule(g, out, *vals, **params)
+            c = rule(g, out, *vals, **params) if params else rule(g, out, *vals)
             if c is None:
                 continue
             if raw and type(c) is Tensor:
