@@ -46,7 +46,16 @@ full_op = Op("full", lambda *, shape, fill_value, dtype: np.full(shape, fill_val
 
 @checked("full")
 def full(shape, fill_value, *, dtype=None):
-    """An array of `shape` filled with `fill_value` (dtype inferred as NumPy does)."""
+    """An array of `shape` filled with `fill_value` (dtype inferred as NumPy does).
+
+    >>> rt.full((2, 2), 7).dtype
+    dtype('int64')
+    """
+    from ..surface import ArrayMethods
+    if isinstance(fill_value, ArrayMethods):      # a tensor (maybe traced): broadcast its value
+        from .movement import broadcast_to
+        v = fill_value if dtype is None else astype(fill_value, dtype)
+        return broadcast_to(v, as_shape(shape))      # a view is fine: tensors are immutable
     dt = np.result_type(np.asarray(fill_value)) if dtype is None else as_dtype(dtype)
     return bind(full_op, shape=as_shape(shape), fill_value=fill_value, dtype=dt)
 

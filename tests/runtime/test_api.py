@@ -367,3 +367,10 @@ def test_round_with_decimals_matches_numpy(decimals, dtype):
     same(np.round(rt.asarray(a), decimals), want)
     same(rt.asarray(a).round(decimals), want)
     same(compiled(lambda x: rt.round(x, decimals), rt.asarray(a)), want)
+
+
+def test_full_with_a_tensor_fill_value_eager_and_traced():
+    x = rt.asarray(np.arange(6.0).reshape(2, 3))
+    same(rt.full((2, 2), rt.asarray(np.int8(3))), np.full((2, 2), np.int8(3)))
+    same(compiled(lambda a: rt.full((3,), a[1, 1]), x), np.full((3,), 4.0))
+    same(compiled(lambda a: rt.full_like(a, a[0, 2], dtype=rt.int32), x), np.full((2, 3), 2, np.int32))
