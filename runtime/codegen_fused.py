@@ -78,6 +78,14 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         for v in n.inputs:
             last_use[v] = i
     body_out_set = set(body.outputs)
+    # An output's block is free until its producer writes it: a value that dies by then can live
+    # there (softmax's exp, layernorm's x - mean), which keeps the working set one buffer smaller.
+    # Not when the output reuses one of this node's inputs (its rows are still being read).
+    produced_at = {v: i for i, n in enumerate(body.nodes) for v in n.outputs if v in body_out_set}
+    blocks = {o: i for o, i in produced_at.items()
+              if aligned(o) and out_buffers[body.outputs.index(o)] not in arg_names}
+    busy_until = dict.fromkeys(blocks, -1)
+    in_block: dict = {}          # value -> the output whose block holds it
     scratch_of: dict = {}
     free: dict = {}
     scratch: list = []           # (name, row shape, dtype)
@@ -94,6 +102,13 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
             plan.append(None)
             continue
         key = (v.shape[1:], v.dtype)
+        home = next((o for o, at in blocks.items() if (o.shape[1:], o.dtype) == key and i < at
+                     and busy_until[o] <= i and last_use.get(v, i) <= at), None)
+        if home is not None:
+            busy_until[home] = last_use.get(v, i)
+            in_block[v] = home
+            plan.append(home)
+            continue
         if free.get(key):
             s = free[key].pop()
         else:
@@ -118,6 +133,14 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
             lhs = ", ".join(s for s, _, _ in scratch)
             rhs = ", ".join(f"{s}[:{hi} - {lo}]" for s, _, _ in scratch)
             lines.append((f"{ind}    {lhs} = {rhs}", None))
+    block_name = {}
+    for o in body.outputs:       # views of the outputs' rows in this block
+        if o in in_block.values() or (last_use.get(o) is not None and aligned(o)):
+            block_name[o] = fresh(f"{outs[o]}_")
+            lines.append((f"{ind}{block_name[o]} = {outs[o]}[{lo}:{hi}]", None))
+    for i, p in enumerate(plan):
+        if p in block_name:
+            plan[i] = block_name[p]
     for v, outer in zip(body.inputs, arg_names):
         if aligned(v):
             names[v] = fresh(f"{outer}_")
@@ -136,11 +159,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         args = [names[v] for v in n.inputs]
         v = n.out
         if v in outs:
-            dest = f"{outs[v]}[{lo}:{hi}]"
-            if last_use.get(v) is not None:         # read again inside the block: name the view
-                names[v] = fresh(f"{outs[v]}_")
-                lines.append((f"{ind}{names[v]} = {dest}", None))
-                dest = names[v]
+            dest = block_name.get(v) or f"{outs[v]}[{lo}:{hi}]"
         else:
             dest = plan[i]
         kw = "".join(f", {k}={_param(p, glb, fresh, n.op.name, k, literal)}" for k, p in n.params.items())
