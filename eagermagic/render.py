@@ -362,7 +362,8 @@ class GraphView:
         try:
             data = self.dot.pipe(format=ext)
         except graphviz.ExecutableNotFound:
-            raise RuntimeError(f"cannot write {path}: {INSTALL_HINT} (Saving as .dot works without it.)") from None
+            raise RuntimeError(f"cannot write {path}: {INSTALL_HINT} "
+                               "(Saving as .dot works without it.)") from None
         with open(path, "wb") as f:
             f.write(data)
         return path
