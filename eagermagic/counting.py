@@ -31,6 +31,7 @@ import numpy as np
 import runtime
 from runtime import Tensor, core
 from runtime import tensor as _rt_tensor
+from runtime import errors as _errors
 from runtime.errors import op_error, user_location
 from runtime.ops import elementwise as _ew
 from runtime.surface import BINARY_OPERATORS, UNARY_OPERATORS
@@ -38,6 +39,8 @@ from runtime.tensor import EagerInterpreter, _coerce
 
 _new = object.__new__
 _ndarray = np.ndarray
+# our copies of the runtime's fast paths are machinery too: an error names the user's line
+_errors.skip_frames_of(__file__)
 _generic_process = EagerInterpreter.process
 _generic_process2 = EagerInterpreter.process2
 

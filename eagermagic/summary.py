@@ -22,7 +22,7 @@ from runtime import Tensor
 LIVE_SAMPLE = 1 << 18        # elements read per tensor for a live update
 EXACT_LIMIT = 1 << 24        # final summaries read every element up to this size (then sample)
 _FP_SAMPLE = 2048            # elements hashed to notice in-place changes while the cell runs
-_FP_EXACT_BYTES = 1 << 26    # arrays up to 64 MB are hashed whole for the final comparison
+_FP_EXACT_BYTES = 1 << 24    # arrays up to 16 MB are hashed whole (in-place changes seen exactly)
 
 _SHORT = {"float": "f", "int": "i", "uint": "u", "complex": "c", "bool": "bool"}
 
@@ -67,7 +67,7 @@ def strided_view(a: np.ndarray, limit: int):
 def fingerprint(a: np.ndarray, exact: bool = False):
     """A cheap token that changes when the array's contents change (in-place updates included).
 
-    Live scans hash a strided sample; `exact=True` hashes every byte of arrays up to 64 MB."""
+    Live scans hash a strided sample; `exact=True` hashes every byte of arrays up to 16 MB."""
     if exact and a.nbytes <= _FP_EXACT_BYTES:
         data = a if a.flags.c_contiguous else np.ascontiguousarray(a)
         if data.dtype.hasobject:
