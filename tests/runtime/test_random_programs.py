@@ -270,3 +270,63 @@ def test_a_program_with_every_step_kind_compiles(passes):
     for k, (g, e) in enumerate(zip(got, expected)):
         _close(g, e, f"step {k}: {prog[k]}", exact=False)
     assert f.trace_count == 1
+
+
+# --- big arrays: the default pipeline fuses elementwise chains and row reductions into blocks ---
+
+ROWS, COLS = 300, 520          # 156K elements: more than one fusion block (64K elements)
+ELEMENTWISE = ["tanh", "exp", "negative", "abs", "square", "sin"]
+
+
+@st.composite
+def row_programs(draw):
+    """Elementwise chains with row vectors, column vectors, Python scalars and row reductions
+    (`axis=-1, keepdims=True`, as softmax and layer norm use): what the fusion pass groups."""
+    dt = draw(st.sampled_from([np.dtype("float32"), np.dtype("float64")]))
+    seed = draw(st.integers(0, 2**16))
+    g = np.random.default_rng(seed)
+    inputs = [g.uniform(-2, 2, size=(ROWS, COLS)).astype(dt), g.uniform(-2, 2, size=COLS).astype(dt),
+              g.uniform(-2, 2, size=(ROWS, 1)).astype(dt)]
+    prog = []
+    full = [0]                  # env indices holding (ROWS, COLS) values
+    n_env = 3
+    for _ in range(draw(st.integers(2, 8))):
+        i = draw(st.sampled_from(full))
+        kind = draw(st.sampled_from(["unary", "binary", "scalar", "reduce"]))
+        if kind == "unary":
+            prog.append(("unary", draw(st.sampled_from(ELEMENTWISE)), i))
+        elif kind == "binary":
+            j = draw(st.sampled_from(full + [1, 2]))
+            prog.append(("binary", draw(st.sampled_from(["add", "subtract", "multiply", "maximum"])), i, j))
+        elif kind == "scalar":
+            prog.append(("scalar", draw(st.sampled_from(["add", "multiply", "subtract"])), i,
+                         draw(st.floats(-2, 2, allow_nan=False, width=32)), draw(st.booleans())))
+        else:
+            prog.append(("reduce", draw(st.sampled_from(["sum", "max", "mean"])), i, -1, True))
+        if kind != "reduce":
+            full.append(n_env)
+        n_env += 1
+    return inputs, prog
+
+
+@settings(max_examples=int(os.environ.get("RT_FUSED_EXAMPLES", 12)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(row_programs())
+def test_fused_big_programs_match_eager(program):
+    inputs, prog = program
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tensors = [rt.asarray(x) for x in inputs]
+        eager = run_program(prog, tensors)
+        f = rt.function(lambda *xs: run_program(prog, xs))
+        got = f(*tensors)
+        f.graph_for(*tensors).verify()
+    for k, (c, e) in enumerate(zip(got, eager)):
+        _close(c, e, f"fused step {k}: {prog[k]}", exact=False)
+
+
+def test_fusion_really_happens_for_big_elementwise_chains():
+    x = rt.asarray(np.random.default_rng(0).normal(size=(ROWS, COLS)))
+    f = rt.function(lambda a: rt.nn.softmax(a) * 2.0 + rt.tanh(a))
+    np.testing.assert_allclose(f(x), rt.nn.softmax(x) * 2.0 + rt.tanh(x), rtol=1e-12)
+    assert "fused" in f.graph_for(x).op_counts()
