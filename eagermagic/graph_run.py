@@ -159,6 +159,8 @@ class CellCache:
         return hit
 
     def put(self, key, value):
+        """Keep a cell function (after it traced successfully) and remember its identities."""
+        self._last_static[key[:2]] = key[2]
         self._entries[key] = value
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
@@ -168,7 +170,6 @@ class CellCache:
         """Why a cell seen before needs a new function: which plain global is another object."""
         source, passes, ids = key
         old = self._last_static.get((source, passes))
-        self._last_static[(source, passes)] = ids
         if old is None or old == ids:
             return ""
         before = dict(old)

@@ -171,7 +171,8 @@ def test_o_returns_result_with_graphs_code_reports_and_saves(big, tmp_path):
     assert "def cell(" in r.source and r.compiled.fn is not None
     assert [p.name for p in r.reports] and r.timings is not None
     assert "cell" in r.function.explain()
-    out = np.asarray(r.compiled.fn(np.asarray(big.user_ns["w"]), np.asarray(big.user_ns["x"]))[-1])
+    arrays = [np.asarray(big.user_ns[v.name]) for v in r.graph.inputs]
+    out = np.asarray(r.compiled.fn(*arrays)[-1])
     assert out.shape == (2048, 128)
     for ext in ("svg", "png", "dot"):
         path = r.save(tmp_path / f"g.{ext}", which="traced" if ext == "dot" else "optimized")

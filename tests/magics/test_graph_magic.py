@@ -43,7 +43,8 @@ def test_outputs_are_bound_with_numpy_values_and_last_expression_is_the_result(x
     assert isinstance(xw.user_ns["h"], rt.Tensor)
     np.testing.assert_allclose(np.asarray(res.result), np.mean(h * h), rtol=1e-6)
     assert "traced (first run of this cell)" in cap.stdout
-    assert "Inputs (w: f32[3,2], x: f32[4,3])" in cap.stdout
+    inputs = re.search(r"Inputs \((.*?)\);", cap.stdout).group(1)
+    assert sorted(inputs.split(", ")) == ["w: f32[3,2]", "x: f32[4,3]"]
     assert "bound h, loss" in cap.stdout
 
 
@@ -84,7 +85,8 @@ def test_numpy_arrays_dicts_and_static_numbers_as_inputs(ip):
 def test_cache_hit_then_retrace_with_reason(xw):
     run(xw, CELL)
     res, cap = run(xw, CELL)
-    assert "cache hit: reused the graph compiled for (w: f32[3,2], x: f32[4,3])" in cap.stdout
+    assert re.search(r"cache hit: reused the graph compiled for \((w: f32\[3,2\], x: f32\[4,3\]|"
+                     r"x: f32\[4,3\], w: f32\[3,2\])\)", cap.stdout), cap.stdout
     assert "traced" not in cap.stdout.split("cache hit")[0]
     xw.run_cell("x = rt.asarray(np.ones((7, 3), dtype=np.float32))")
     res, cap = run(xw, CELL)
