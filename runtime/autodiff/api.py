@@ -99,22 +99,31 @@ def _scalar_check(out, name):
             "differentiable (comparisons, argmax, casts to int ...)")
 
 
-def _run_taped(fun, args, kwargs, nums, name):
-    """Run fun with the leaves of args[nums] watched. -> (tape, out, per-argnum (leaves, tree))."""
+def _run_taped(fun, args, kwargs, nums, name, lenient=False):
+    """Run fun with the leaves of args[nums] watched. -> (tape, out, per-argnum (leaves, tree,
+    watched mask)). lenient (vjp): integer/boolean leaves pass through unwatched (cotangent None)
+    instead of raising."""
     args = list(args)
     tape = GradientTape(persistent=True)
     watched = []
     for a in nums:
         leaves, tree = flatten(args[a])
+        mask = [not lenient or is_inexact(x) or isinstance(x, float) for x in leaves]
         fresh = [_fresh(x, f"{name}: argument {a}" + (f" leaf {i}" if len(leaves) > 1 else ""))
-                 for i, x in enumerate(leaves)]
-        watched.append((fresh, tree))
+                 if m else x for i, (x, m) in enumerate(zip(leaves, mask))]
+        watched.append((fresh, tree, mask))
         args[a] = unflatten(tree, fresh)
     with tape:
-        for fresh, _ in watched:
-            tape.watch(fresh)
+        for fresh, _, mask in watched:
+            tape.watch([x for x, m in zip(fresh, mask) if m])
         out = fun(*args, **kwargs)
     return tape, out, watched
+
+
+def _regroup(watched, grads):
+    """Per-argnum trees of gradients (None for leaves that were not watched)."""
+    it = iter(grads)
+    return [unflatten(tree, [next(it) if m else None for m in mask]) for _, tree, mask in watched]
 
 
 def _zeros_for(leaves):
@@ -147,12 +156,11 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         else:
             value = out
         _scalar_check(value, name)
-        sources = [x for fresh, _ in watched for x in fresh]
+        sources = [x for fresh, _, mask in watched for x, m in zip(fresh, mask) if m]
         grads = tape._gradient([value], sources, [None]) if hasattr(value, "shape") else [None] * len(sources)
         tape._release()
         zeros = iter(_zeros_for([s for s, g in zip(sources, grads) if g is None]))
-        grads = iter([next(zeros) if g is None else g for g in grads])
-        per_arg = [unflatten(tree, [next(grads) for _ in fresh]) for fresh, tree in watched]
+        per_arg = _regroup(watched, [next(zeros) if g is None else g for g in grads])
         g = per_arg[0] if single else tuple(per_arg)
         return ((value, aux), g) if has_aux else (value, g)
 
@@ -188,7 +196,8 @@ def vjp(fun, *primals, has_aux=False):
     """Run `fun(*primals)` and return `(out, vjp_fn)` (plus `aux` with has_aux=True).
 
     `vjp_fn(cotangent)` (cotangent shaped like `out`) returns a tuple with one cotangent per
-    primal, each shaped like that primal. It can be called several times.
+    primal, each shaped like that primal (None for integer or boolean primals, which are not
+    differentiable; integer outputs take no part either). It can be called several times.
 
     >>> import runtime as rt
     >>> out, f_vjp = rt.vjp(lambda x: x * 3.0, rt.asarray([1.0, 2.0]))
@@ -196,11 +205,11 @@ def vjp(fun, *primals, has_aux=False):
     (Tensor([3., 3.], dtype=float64),)
     """
     name = f"vjp({getattr(fun, '__name__', 'f')})"
-    tape, out, watched = _run_taped(fun, primals, {}, tuple(range(len(primals))), name)
+    tape, out, watched = _run_taped(fun, primals, {}, tuple(range(len(primals))), name, lenient=True)
     if has_aux:
         out, aux = out
     out_leaves, out_tree = flatten(out)
-    sources = [x for fresh, _ in watched for x in fresh]
+    sources = [x for fresh, _, mask in watched for x, m in zip(fresh, mask) if m]
 
     def vjp_fn(cotangent):
         ct_leaves, ct_tree = flatten(cotangent)
@@ -211,9 +220,9 @@ def vjp(fun, *primals, has_aux=False):
             if getattr(o, "shape", ()) != getattr(c, "shape", ()):
                 raise ValueError(f"{name}: cotangent shape {getattr(c, 'shape', ())} does not "
                                  f"match the output's {getattr(o, 'shape', ())}")
-        grads = tape._gradient(out_leaves, sources, ct_leaves)
+        pairs = [(o, c) for o, c in zip(out_leaves, ct_leaves) if is_inexact(o)]  # skip int outputs
+        grads = tape._gradient([o for o, _ in pairs], sources, [c for _, c in pairs])
         zeros = iter(_zeros_for([s for s, g in zip(sources, grads) if g is None]))
-        grads = iter([next(zeros) if g is None else g for g in grads])
-        return tuple(unflatten(tree, [next(grads) for _ in fresh]) for fresh, tree in watched)
+        return tuple(_regroup(watched, [next(zeros) if g is None else g for g in grads]))
 
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)

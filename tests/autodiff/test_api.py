@@ -369,3 +369,15 @@ def test_non_persistent_gradient_inside_the_with_block_then_more_ops():
             tape.watch(a)
     np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
     assert float(more) == 9.0
+
+
+def test_vjp_passes_integer_primals_through_with_none_cotangent():
+    x = rt.asarray([1.0, 2.0, 3.0])
+    idx = rt.asarray([2, 0])
+    out, back = rt.vjp(lambda x, i: x[i] * 2.0, x, idx)
+    gx, gi = back(rt.asarray([1.0, 10.0]))
+    assert gi is None
+    np.testing.assert_allclose(gx.numpy(), [20.0, 0.0, 2.0])
+    out, back = rt.vjp(lambda x: (x * 3.0, rt.argmax(x)), x)     # an integer output: no cotangent
+    (g,) = back((rt.ones(3), rt.asarray(0)))
+    np.testing.assert_allclose(g.numpy(), [3.0, 3.0, 3.0])
