@@ -15,7 +15,6 @@ from benchmarks.harness import pin
 
 pin()
 
-import numpy as np  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.capture import capture_output  # noqa: E402
 from traitlets.config import Config  # noqa: E402

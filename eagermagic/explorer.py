@@ -12,9 +12,8 @@ import html
 
 def widgets_can_display(shell) -> bool:
     """False where a widget would only print its repr: no ipywidgets, or a terminal IPython."""
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("ipywidgets") is None:
         return False
     return "Terminal" not in type(shell).__name__
 

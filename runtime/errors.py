@@ -50,13 +50,22 @@ def _short(filename: str) -> str:
 def user_location(skip_extra=()) -> SourceLoc | None:
     """The innermost frame outside runtime/ (and numpy's dispatch): where the user called us."""
     f = sys._getframe(1)
-    numpy_dir = _NUMPY_DIR
+    machinery = _MACHINERY
     while f is not None:
-        fn = f.f_code.co_filename
-        if not (fn.startswith(_SKIP_PREFIXES) or fn.startswith(numpy_dir) or fn in skip_extra):
-            return SourceLoc(fn, f.f_lineno, f.f_code.co_name)
+        code = f.f_code
+        fn = code.co_filename
+        skip = machinery.get(fn)
+        if skip is None:        # once per file: tracing asks for every node it records
+            if len(machinery) > 10000:
+                machinery.clear()
+            skip = machinery[fn] = fn.startswith(_SKIP_PREFIXES) or fn.startswith(_NUMPY_DIR)
+        if not skip and fn not in skip_extra:
+            return SourceLoc(fn, f.f_lineno, code.co_name)
         f = f.f_back
     return None
+
+
+_MACHINERY: dict = {}      # filename -> True for runtime/, numpy and contextlib frames
 
 
 import numpy as _np  # noqa: E402  (after the helpers so the module reads top-down)

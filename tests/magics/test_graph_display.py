@@ -1,6 +1,5 @@
 """What %%graph shows: SVG from the real `dot`, the DOT fallback when `dot` is missing, big graphs
 collapsed, fused groups as clusters, the timing table, the -o result and saving drawings."""
-import os
 import re
 import shutil
 import time
