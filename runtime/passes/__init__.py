@@ -115,6 +115,14 @@ def optimize(graph: Graph, passes=None, verify: bool = False, donated=()):
     names = resolve(passes)
     graph = copy_graph(graph)
     graph.donated = [v for v in graph.inputs if v.name in set(donated)]
+    sub_reports = []         # sub-graphs (cond branches, loop bodies) get the same pipeline
+    for n in graph.nodes:
+        if n.op.name == "fused":
+            continue         # already optimized: its body is what codegen turns into one loop
+        for k, p in list(n.params.items()):
+            if isinstance(p, Graph):
+                n.params[k], reps = optimize(p, names, verify)
+                sub_reports.append(reps)
     reports = []
     before_b = intermediate_bytes(graph)
     for name in names:
@@ -129,4 +137,9 @@ def optimize(graph: Graph, passes=None, verify: bool = False, donated=()):
         after_b = intermediate_bytes(graph)
         reports.append(PassReport(name, changes, before_n, len(graph.nodes), before_b, after_b, ms))
         before_b = after_b
+    for reps in sub_reports:     # what the passes did inside sub-graphs counts as theirs
+        for mine, sub in zip(reports, reps):
+            mine.ms += sub.ms
+            for k, v in sub.changes.items():
+                mine.changes[k] = mine.changes.get(k, 0) + v
     return graph, reports

@@ -20,6 +20,7 @@ SCALAR = ["mul1", "add0", "sub0", "div1", "mul_neg1", "div4", "div_half", "div3"
 REDUCE = ["sum", "mean", "max", "min", "var", "argmax", "prod"]
 MOVE = ["transpose2", "reshape2", "astype32", "astype64", "gram"]
 RANDOM = ["normal", "normal_twice"]
+CONTROL = ["cond", "loop"]
 
 DTYPES = [np.float64, np.float32, np.int32]
 
@@ -38,7 +39,7 @@ def programs(draw, max_steps=10, allow_random=True):
             s = [1 if draw(st.integers(0, 3)) == 0 else d for d in s]
         dtype = draw(st.sampled_from(DTYPES)) if i > 0 else draw(st.sampled_from(DTYPES[:2]))
         inputs.append((tuple(s), np.dtype(dtype).name))
-    kinds = UNARY + BINARY + SCALAR + REDUCE + MOVE + (RANDOM if allow_random else [])
+    kinds = UNARY + BINARY + SCALAR + REDUCE + MOVE + CONTROL + (RANDOM if allow_random else [])
     steps = []
     n_vals = n_in
     for _ in range(draw(st.integers(1, max_steps))):
@@ -126,6 +127,10 @@ def _step(op, a, b, extra):
         return rt.astype(a, rt.float32)
     if op == "astype64":
         return rt.astype(a, rt.float64)
+    if op == "cond":              # sub-graphs: optimized with the same pipeline
+        return rt.cond(rt.sum(a) > 0, lambda t: t * 2.0 + 1.0, lambda t: -(t * 1.0), _float(a))
+    if op == "loop":
+        return rt.fori_loop(0, 2, lambda i, acc: acc * 0.5 + rt.tanh(acc), _float(a))
     if op == "normal":
         return a + rt.random.normal(size=a.shape)
     if op == "normal_twice":      # two identical draws: CSE must not merge them

@@ -302,3 +302,30 @@ def test_inexact_rewrites_are_listed_and_tanh_via_exp_is_opt_in():
     assert np.max(np.abs(got - want)) <= 3.4e-16
     with pytest.raises(ValueError, match="unknown inexact rewrite"):
         simplify.simplify_options(inexact={"fast_math"})
+
+
+def test_rt_print_survives_every_pass_and_prints_on_every_call(capsys):
+    def fn(x):
+        y = rt.exp(x) * 1.0
+        rt.print("sum {}", rt.sum(y))
+        rt.print("sum {}", rt.sum(y))          # the same print twice: printed twice, not merged
+        return y + 0.0
+    f = rt.function(fn)
+    ops = ops_of(f.graph_for(X))
+    assert ops.count("debug_print") == 2
+    capsys.readouterr()
+    f(X)
+    f(X)
+    assert capsys.readouterr().out.count("sum ") == 4
+
+
+def test_graphs_with_control_flow_optimize_and_match_eager(small_blocks):
+    def fn(x, k):
+        y = rt.cond(rt.sum(x) > 0, lambda a: a * 2.0, lambda a: a - 1.0, x)
+        z = rt.fori_loop(0, 3, lambda i, acc: acc * 1.0 + rt.tanh(acc), y)
+        return (z * z + 1.0) * k, y
+    x = np.random.default_rng(0).normal(size=(16, 3))
+    f = rt.function(fn)
+    for k in (0.5, 2.0):
+        for got, want in zip(f(x, k), fn(rt.asarray(x), k)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
