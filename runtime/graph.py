@@ -5,6 +5,7 @@ node by node (the reference interpreter, also used for per-node profiling)."""
 from __future__ import annotations
 
 import time
+from math import prod as _prod
 
 import numpy as np
 
@@ -29,14 +30,11 @@ class Value:
 
     @property
     def size(self):
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return _prod(self.shape)
 
     @property
     def nbytes(self):
-        return self.size * self.dtype.itemsize
+        return _prod(self.shape) * self.dtype.itemsize
 
     @property
     def type_str(self):

@@ -12,6 +12,8 @@ from .tensor import Tensor
 
 _new = object.__new__
 _PY_SCALARS = (bool, int, float, complex)
+_WEAK_DTYPES = {t: np.result_type(t(0)) for t in _PY_SCALARS}   # what np.result_type says
+_I63 = 2 ** 63
 
 
 class Tracer(ArrayMethods):
@@ -86,7 +88,10 @@ class TraceInterpreter(Interpreter):
                 return a._val
             return self._capture(a)
         if type(a) in _PY_SCALARS:     # exact types: NumPy scalars (np.float64 is a float) are strong
-            node = self.graph.add_node(const_op, [], {"value": a}, [((), np.result_type(a))], weak=True)
+            dt = _WEAK_DTYPES.get(type(a)) if type(a) is not int or -_I63 <= a < _I63 else None
+            if dt is None:
+                dt = np.result_type(a)
+            node = self.graph.add_node(const_op, [], {"value": a}, [((), dt)], weak=True)
             return node.out
         key = id(a)
         hit = self._consts.get(key)

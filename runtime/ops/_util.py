@@ -20,10 +20,55 @@ def dummy(aval):
 
 
 def dtype_of(fn, *avals, **params):
-    """The dtype NumPy itself would produce: run `fn` on 0-d stand-ins of the inputs."""
+    """The dtype NumPy itself would produce: run `fn` on 0-d stand-ins of the inputs.
+
+    Memoized: the answer depends only on fn, the input dtypes (a Python int's value too: it
+    decides NumPy's overflow error), and the params. Tracing asks once per node, and running
+    NumPy under `catch_warnings` costs more than a whole traced node otherwise."""
+    try:
+        key = (fn, *[_dtype_key(a) for a in avals], *[(k, type(v), v) for k, v in params.items()])
+        hit = _DTYPES.get(key)
+    except TypeError:               # an unhashable param: just compute it
+        key = hit = None
+    if hit is not None:
+        return hit
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.result_type(fn(*(dummy(a) for a in avals), **params))
+        dt = np.result_type(fn(*(dummy(a) for a in avals), **params))
+    if key is not None:
+        if len(_DTYPES) > 4096:
+            _DTYPES.clear()
+        _DTYPES[key] = dt
+    return dt
+
+
+_DTYPES: dict = {}
+
+
+def _dtype_key(a):
+    tp = type(a)
+    if isinstance(a, PY_SCALARS):
+        return (tp, a) if issubclass(tp, int) and tp is not bool else (tp,)
+    return a.dtype
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """NumPy's broadcasting of shapes (as `np.broadcast_shapes`, which builds arrays to find out
+    and costs more than tracing a node); on a mismatch NumPy itself raises its usual message."""
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return tuple(first)
+    out = [1] * max(len(s) for s in shapes)
+    for s in shapes:
+        off = len(out) - len(s)
+        for i, d in enumerate(s):
+            o = out[off + i]
+            if d != o:
+                if o == 1:
+                    out[off + i] = d
+                elif d != 1:
+                    return np.broadcast_shapes(*shapes)     # raises
+    return tuple(out)
 
 
 def shape_of(a):

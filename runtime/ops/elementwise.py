@@ -11,12 +11,12 @@ import numpy as np
 
 from .. import core as _core
 from ..core import Op, bind
-from ._util import dtype_of, shape_of
+from ._util import broadcast_shapes, dtype_of, shape_of
 
 
 def _abstract(ufunc):
     def abstract_eval(*avals):
-        shape = np.broadcast_shapes(*(shape_of(a) for a in avals))
+        shape = broadcast_shapes(*[shape_of(a) for a in avals])
         return shape, dtype_of(ufunc, *avals)
     return abstract_eval
 
@@ -170,7 +170,7 @@ def round(x, /, decimals=0):  # noqa: A001  (NumPy's name)
 
 
 def _where_abstract(c, x, y):
-    shape = np.broadcast_shapes(shape_of(c), shape_of(x), shape_of(y))
+    shape = broadcast_shapes(shape_of(c), shape_of(x), shape_of(y))
     return shape, dtype_of(np.where, c, x, y)
 
 
