@@ -35,6 +35,7 @@ class CellAnalysis:
     defs: list = field(default_factory=list)        # top-level def/class statements
     last_expr: bool = False                         # the last statement is an expression
     kinds: set = field(default_factory=set)         # statement kinds: "import", "def", "other"
+    deleted: list = field(default_factory=list)     # names a `del` at top level removes
 
     @property
     def empty(self) -> bool:
@@ -57,6 +58,7 @@ def analyze(source: str, filename: str = "<cell>", line_offset: int = 0) -> Cell
     for stmt in tree.body:
         walker.visit(stmt)
     a = CellAnalysis(source, tree, list(walker.reads), list(walker.assigned))
+    a.deleted = list(walker.deleted)
     a.defs = [s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     a.last_expr = bool(tree.body) and isinstance(tree.body[-1], ast.Expr)
     for s in tree.body:
@@ -73,6 +75,10 @@ def _reject_outside_function_syntax(tree, filename):
     """`return`/`yield`/`await` at a cell's top level are errors in a normal cell; wrapping the
     cell in a function must not quietly make them legal."""
     for node in _walk_top_scope(tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            raise SyntaxError(f"`from {node.module} import *` cannot be traced in a %%graph cell: "
+                              "import the names you use, or run the import in a normal cell",
+                              (filename, node.lineno, node.col_offset + 1, None))
         what = {ast.Return: "'return' outside function", ast.Yield: "'yield' outside function",
                 ast.YieldFrom: "'yield' outside function",
                 ast.Await: "'await' is not supported in a %%graph cell"}.get(type(node))
@@ -99,6 +105,7 @@ class _Walker(ast.NodeVisitor):
         self.reads: dict = {}
         self.assigned: dict = {}
         self.local_scopes: list = []       # names local to comprehensions and lambdas
+        self.deleted: dict = {}
 
     # -- names --------------------------------------------------------------------------------
     def _read(self, name):
@@ -121,6 +128,8 @@ class _Walker(ast.NodeVisitor):
         else:  # Del: needs the name bound, so it reads it
             self._read(node.id)
             self.defined.discard(node.id)
+            if not self.local_scopes:
+                self.deleted.setdefault(node.id, None)
 
     # -- statements in evaluation order ---------------------------------------------------------
     def visit_Assign(self, node):

@@ -294,10 +294,13 @@ def bind_outputs(ns: dict, outputs: dict, analysis, filename: str) -> None:
     """Put the outputs into `ns`, then define the cell's top-level functions and classes there
     (so they see the namespace, as in a normal cell). All or nothing."""
     missing = object()
-    names = set(outputs) | {d.name for d in analysis.defs}
+    gone = [n for n in analysis.deleted if n not in outputs]     # `del x` in the cell, as in a normal cell
+    names = set(outputs) | {d.name for d in analysis.defs} | set(gone)
     saved = {n: ns.get(n, missing) for n in names}
     try:
         ns.update(outputs)
+        for n in gone:
+            ns.pop(n, None)
         code = cellmod.def_statements_code(analysis, filename)
         if code is not None:
             exec(code, ns)

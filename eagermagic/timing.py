@@ -94,7 +94,7 @@ class Timings:
         p.text(str(self))
 
     def _repr_html_(self):
-        cells = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+        cells = "".join(f"<tr><th style='text-align:left;white-space:nowrap'>{html.escape(k)}</th>"
                         f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in self.rows())
         return (f"<div style='display:flex;gap:2em;align-items:flex-start'>"
                 f"<table>{cells}</table>{self.chart_svg()}</div>")

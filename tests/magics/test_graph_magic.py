@@ -261,6 +261,21 @@ def test_functions_and_classes_defined_in_the_cell_are_traced_through_and_kept(x
     assert not rt.is_tracer(layer(xw.user_ns["x"]))
 
 
+def test_del_in_the_cell_removes_the_name_as_in_a_normal_cell(xw):
+    xw.run_cell("tmp = rt.ones((4, 3))")
+    res, cap = run(xw, "%%graph --show none\ny = x + tmp\ndel tmp\n")
+    assert res.success, cap.stdout
+    assert "tmp" not in xw.user_ns
+    np.testing.assert_allclose(_np(xw, "y"), _np(xw, "x") + 1)
+
+
+def test_star_import_is_refused_with_a_clear_message(xw):
+    res, cap = run(xw, "%%graph\nfrom math import *\ny = x * pi\n")
+    assert isinstance(res.error_in_exec, SyntaxError)
+    assert "import the names you use" in str(res.error_in_exec)
+    assert "y" not in xw.user_ns
+
+
 def test_show_options_choose_the_drawings(xw):
     _, cap = run(xw, "%%graph --show none\ny = rt.exp(x) * 2\n")
     assert not svgs(cap)
