@@ -154,9 +154,11 @@ def status_line(result: GraphResult) -> str:
     rec = result.record
     outs = ", ".join(result.outputs) or "nothing"
     if result.cache_hit:
+        note = (" Python print in this cell ran when it was traced, not now (rt.print runs every "
+                "time).") if result.printed_when_traced else ""
         return (f"%%graph: cache hit: reused the graph compiled for ({rec.signature}); "
                 f"bound {outs}. (It was traced as trace #{rec.number}: "
-                f"{rec.total_ms:.1f} ms to trace and compile.)")
+                f"{rec.total_ms:.1f} ms to trace and compile.){note}")
     first = result.reason == "first call"
     what = "traced" if first else "retraced"
     why = "first run of this cell" if first else result.reason

@@ -32,6 +32,8 @@ class _CellFunction:
     analysis: cellmod.CellAnalysis
     bindings: cellmod.Bindings
     filename: str
+    printed_at_trace: set = field(default_factory=set)    # trace numbers whose Python print wrote
+
 
 
 @dataclass
@@ -50,6 +52,7 @@ class GraphResult:
     cache_hit: bool
     reason: str                   # why it was traced ("first call", "retrace because ...") or ""
     trace_output: str = ""        # what Python `print` wrote while tracing
+    printed_when_traced: bool = False   # a cache hit whose trace printed (not repeated now)
     run_output: str = ""          # what ran at run time (rt.print)
     output_names: dict = field(default_factory=dict)    # graph output index -> name
     timings: Timings | None = None
@@ -216,6 +219,8 @@ def run_graph_cell(cell: str, ns: dict, cache: CellCache, filename: str, opts: O
         entry = fn.lower(*args)
     traced = len(fn.ledger) > traces_before
     cache.put(key, entry_cf)           # only after a successful trace
+    if traced and trace_buf.getvalue():
+        entry_cf.printed_at_trace.add(entry.record.number)
 
     run_buf = io.StringIO()
     with contextlib.redirect_stdout(run_buf):
@@ -230,6 +235,7 @@ def run_graph_cell(cell: str, ns: dict, cache: CellCache, filename: str, opts: O
         statics=list(bindings.statics), cache_hit=not traced,
         reason=(identity_reason or entry.record.reason) if traced else "",
         trace_output=trace_buf.getvalue(), run_output=run_buf.getvalue(),
+        printed_when_traced=not traced and entry.record.number in entry_cf.printed_at_trace,
         output_names=_output_names(out, entry), max_nodes=opts.max_nodes)
 
     eager_args = None

@@ -197,6 +197,7 @@ def test_python_print_is_labelled_trace_time_and_not_repeated(xw):
     assert "tracing with (4, 3)" in cap.stdout
     res, cap = run(xw, cell)
     assert "tracing with" not in cap.stdout and "cache hit" in cap.stdout
+    assert "Python print in this cell ran when it was traced, not now" in cap.stdout
 
 
 def test_unknown_option_shows_usage(xw):
