@@ -120,6 +120,8 @@ class EagerMagics(Magics):
             display(panel.widget)
         watch = TensorWatch(shell.user_ns, names, view=panel, interval=args.interval)
         watch.counter = OpCounter(watch.tick)
+        if panel is not None:
+            watch.start_heartbeat()          # live updates even while no runtime op runs
         try:
             with watch.counter:
                 res = _run_nested(shell, cell)

@@ -20,9 +20,10 @@ exactly, so the final state is right however the live updates were thinned.
 """
 from __future__ import annotations
 
+import threading
 import time
-from html import escape
 import weakref
+from html import escape
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,7 +130,8 @@ class TensorWatch:
         self.flushes = 0
         self.scan_seconds = 0.0                # time spent in live scans and updates
         self.error: BaseException | None = None
-        self._busy = False
+        self._lock = threading.Lock()          # one scan at a time (ticks and the heartbeat)
+        self._heartbeat = None
         self.before: dict[str, _Before] = {}
         for name, v in list(ns.items()):
             kind = watch_kind(v, self._named(name)) if self._wanted(name) else None
@@ -142,7 +144,7 @@ class TensorWatch:
                 self._track(name, v)
         self._known = set(ns)
         self._ns_len = len(ns)
-        self.t0 = clock()
+        self.t0 = self.last_tick = clock()
         self.t1: float | None = None
         self.next_flush = self.t0           # the first tick scans at once: names are found early
 
@@ -168,8 +170,11 @@ class TensorWatch:
         """Note new values of tracked names (an identity test each) and scan the namespace when
         the time has come."""
         ns = self.ns
-        if len(ns) != self._ns_len:
-            self._discover()
+        if len(ns) != self._ns_len and self._lock.acquire(False):
+            try:
+                self._discover()
+            finally:
+                self._lock.release()
         if self._track_list:
             get = ns.get
             for tr in self._track_list:
@@ -177,8 +182,41 @@ class TensorWatch:
                 if v is not tr[0]:
                     tr[0] = v
                     tr[1].append(v)
-        if self.clock() >= self.next_flush and not self._busy:
-            self._flush()
+        now = self.last_tick = self.clock()
+        if now >= self.next_flush and self._lock.acquire(False):
+            try:
+                self._flush()
+            finally:
+                self._lock.release()
+
+    # -- when no op runs: a heartbeat thread ------------------------------------------------------
+    def start_heartbeat(self) -> None:
+        """Keep the panel alive while no runtime op runs (a NumPy-only loop, a sleep, I/O): a
+        daemon thread scans when the op counter has not ticked for two intervals. Reading the
+        namespace from another thread is safe in CPython; a value changing during the scan is
+        read again, exactly, by `finish()`."""
+        if self._heartbeat is not None:
+            return
+        self._stop = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="eagermagic-watch", daemon=True)
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            now = self.clock()
+            if now - self.last_tick >= 2 * self.interval and now >= self.next_flush \
+                    and self._lock.acquire(False):
+                try:
+                    if not self._stop.is_set():
+                        self._flush()
+                finally:
+                    self._lock.release()
+
+    def stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._stop.set()
+            self._heartbeat.join()
+            self._heartbeat = None
 
     def _discover(self) -> None:
         """The namespace changed size: track new names that hold numbers."""
@@ -207,14 +245,14 @@ class TensorWatch:
     @staticmethod
     def _drain_one(tr) -> None:
         hist = tr[3]
-        for v in tr[1]:
+        pending, tr[1] = tr[1], []          # (a tick may append meanwhile: to the new list)
+        for v in pending:
             if type(v) is Tensor and v._v.ndim == 0 and v._v.dtype.kind in "biuf":
                 hist.add(float(v._v))        # the common case (a 0-d tensor), quickly
                 continue
             x = scalar_value(v)
             if x is not None:
                 hist.add(x)
-        tr[1].clear()
 
     def _drain(self) -> None:
         """Turn the objects noted by `tick` into history points."""
@@ -223,8 +261,9 @@ class TensorWatch:
                 self._drain_one(tr)
 
     def _flush(self) -> None:
-        self._busy = True
+        """A live update (the caller holds the lock)."""
         now = self.clock()
+        cpu = time.thread_time()             # the cost that counts: this thread's CPU time
         try:
             changed = self.scan(final=False)
             if self.view is not None:
@@ -234,15 +273,13 @@ class TensorWatch:
             self.scan_seconds += done - now
             # at most 10 updates a second, and the recurring work (summaries, pictures, sending)
             # at most ~5% of the run; making a row's widgets happens once, so it is not counted
-            cost = done - now - getattr(self.view, "setup_seconds", 0.0)
+            cost = time.thread_time() - cpu - getattr(self.view, "setup_seconds", 0.0)
             self.next_flush = done + max(self.interval, 20 * cost)
         except Exception as e:               # the watch must never break the user's cell
             self.error = e
             self.next_flush = float("inf")
             self._tracks.clear()
             self._track_list = []
-        finally:
-            self._busy = False
 
     # -- scanning the namespace ------------------------------------------------------------------
     def scan(self, final: bool = False) -> list[str]:
@@ -316,9 +353,11 @@ class TensorWatch:
     # -- the end ------------------------------------------------------------------------------
     def finish(self) -> list[str]:
         """The exact final state: read every watched value again (after the cell ended)."""
+        self.stop_heartbeat()
         self.t1 = self.clock()
-        self._busy = True                   # no more ticks
-        changed = self.scan(final=True)
+        self.next_flush = float("inf")      # no more live updates
+        with self._lock:
+            changed = self.scan(final=True)
         if self.view is not None:
             self.view.update(self, changed, final=True)
         return changed
@@ -403,7 +442,7 @@ class WatchPanel:
             self.messages += 1
 
     def update(self, w: TensorWatch, changed, final: bool) -> None:
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         fresh = [n for n in changed if n not in self.rows]
         for name in fresh:
             self.rows[name] = self._W.HTML(value="")
@@ -411,7 +450,7 @@ class WatchPanel:
             order = [e.name for e in w.shown() if e.name in self.rows]
             self.rows_box.children = tuple(self.rows[n] for n in order)
             self.messages += 1
-        self.setup_seconds = time.perf_counter() - t0      # one-time cost, for the throttle
+        self.setup_seconds = time.thread_time() - t0       # one-time cost, for the throttle
         for name in changed:
             self._set(self.rows[name], row_html(w.entries[name]))
         head = escape(header_text(w, final))

@@ -82,3 +82,15 @@ def test_row_values_stream_too(kernel):
     assert len(rows) >= 2                   # the loss row (value and curve) was redrawn live
     last = re.sub(r"<[^>]+>", " ", rows[-1]["content"]["data"]["state"]["value"])
     assert "= 119996 " in last                  # the last value, exactly
+
+
+def test_numpy_only_cell_updates_from_the_heartbeat(kernel):
+    msgs = run(kernel, "%%eager\nimport time\na = np.zeros(1000)\nt_end = time.perf_counter() + 0.8\n"
+                       "while time.perf_counter() < t_end:\n    a += 1\n")
+    idle = next(m["header"]["date"].timestamp() for m in msgs
+                if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle")
+    updates = header_updates(msgs)
+    live = [(t, s) for t, s in updates if "running" in s]
+    assert len(live) >= 3 and all(t < idle for t, _ in live)
+    assert live[-1][0] - live[0][0] > 0.3
+    assert "done" in updates[-1][1]

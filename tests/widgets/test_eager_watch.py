@@ -214,3 +214,21 @@ def test_gradient_tape_inside_the_cell_is_counted_and_correct(ip):
     r = res.result
     np.testing.assert_allclose(np.asarray(ip.user_ns["g"]), 2 * np.array([0.5, -1.0, 2.0]))
     assert r.ops >= 2          # the forward ops at least (the backward pass runs ops too)
+
+
+def test_numpy_only_cell_still_updates_live(ip, wire):
+    # no runtime op runs, so the op counter never ticks: the heartbeat thread keeps the panel live
+    cap, res = run_eager(ip, "import time\na = np.zeros(1000)\nt_end = time.perf_counter() + 0.6\n"
+                             "while time.perf_counter() < t_end:\n    a += 1\n    total = float(a.sum())\n",
+                         line="-o")
+    r = res.result
+    panel = panel_of(cap)
+    header_id = state(panel)["children"][0].removeprefix("IPY_MODEL_")
+    heads = [text(m[3]["state"]["value"]) for m in wire if m[1] == "comm_msg"
+             and m[2] == header_id and "value" in m[3].get("state", {})]
+    live = [h for h in heads if "running" in h]
+    assert len(live) >= 3 and "done" in heads[-1]
+    assert r.ops == 0 and "0 ops" in heads[-1]
+    assert r.summaries["a"].mean == float(ip.user_ns["a"][0])     # final state exact
+    assert r.history["total"][-1] == float(ip.user_ns["total"])
+    assert len(live) <= r.seconds * 10 + 2
