@@ -435,6 +435,7 @@ class WatchPanel:
         self.widget.add_class("eagermagic-watch")
         self.messages = 0
         self.setup_seconds = 0.0
+        self._head_ops, self._head_time = -1, 0.0
 
     def _set(self, widget, value):
         if widget.value != value:
@@ -453,10 +454,15 @@ class WatchPanel:
         self.setup_seconds = time.thread_time() - t0       # one-time cost, for the throttle
         for name in changed:
             self._set(self.rows[name], row_html(w.entries[name]))
-        head = escape(header_text(w, final))
-        if not final:
-            head = f'<span style="color:#2a7">●</span> {head}'
-        self._set(self.header, f'<span style="font-family:monospace;font-size:12px">{head}</span>')
+        # the clock alone is not news: when no row changed and no op ran, the header (elapsed
+        # time) is refreshed once a second, not at every scan
+        now, ops = time.perf_counter(), w.ops
+        if final or changed or ops != self._head_ops or now - self._head_time >= 1.0:
+            self._head_ops, self._head_time = ops, now
+            head = escape(header_text(w, final))
+            if not final:
+                head = f'<span style="color:#2a7">●</span> {head}'
+            self._set(self.header, f'<span style="font-family:monospace;font-size:12px">{head}</span>')
         if final:
             notes = []
             if not w.entries:

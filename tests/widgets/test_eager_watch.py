@@ -232,3 +232,13 @@ def test_numpy_only_cell_still_updates_live(ip, wire):
     assert r.summaries["a"].mean == float(ip.user_ns["a"][0])     # final state exact
     assert r.history["total"][-1] == float(ip.user_ns["total"])
     assert len(live) <= r.seconds * 10 + 2
+
+
+def test_an_idle_cell_sends_the_clock_once_a_second(ip, wire):
+    cap, res = run_eager(ip, "import time\nq1 = rt.ones(2)\ntime.sleep(1.5)\n", line="-o")
+    header_id = state(panel_of(cap))["children"][0].removeprefix("IPY_MODEL_")
+    heads = [m for m in wire if m[1] == "comm_msg" and m[2] == header_id
+             and "value" in m[3].get("state", {})]
+    # first scan, then the 1 s refresh of the elapsed time, then the final state: nothing else
+    assert 2 <= len(heads) <= 4, [text(m[3]["state"]["value"]) for m in heads]
+    assert "done" in text(heads[-1][3]["state"]["value"])
