@@ -128,3 +128,23 @@ def test_graph_cell_matches_eager_cell(ip, source, flag):
     for name in NAMES:
         np.testing.assert_allclose(np.asarray(ip.user_ns[name]), np.asarray(eager[name]),
                                    rtol=1e-12, atol=1e-12)
+
+
+FAILING_LINES = ["boom = undefined_name + 1", "boom = a @ rt.ones((5, 5))",
+                 "boom = {}['missing']", "boom = rt.reshape(a, (7,))"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cells, st.booleans(), st.sampled_from(FAILING_LINES), st.integers(0, 100))
+def test_a_failing_graph_cell_never_changes_the_namespace(ip, source, flag, bad, where):
+    """Whatever the cell did before the failing line, nothing of it reaches the namespace."""
+    lines = source.split("\n")
+    top = [i for i, line in enumerate(lines) if not line.startswith((" ", "else"))] + [len(lines)]
+    at = top[where % len(top)]                       # between top-level statements
+    broken = "\n".join(lines[:at] + [bad] + lines[at:])
+    ip.user_ns.update(_namespace(NAMES, flag))
+    before = {k: v for k, v in ip.user_ns.items() if not k.startswith("_")}
+    res, cap = run(ip, "%%graph --show none\n" + broken + "\n")
+    assert not res.success
+    after = {k: v for k, v in ip.user_ns.items() if not k.startswith("_")}
+    assert after.keys() == before.keys() and all(after[k] is before[k] for k in before)
