@@ -19,7 +19,7 @@ from .errors import user_location
 from .pytree import flatten, leaf_paths, unflatten
 from .tensor import Tensor
 from .subgraph import (  # noqa: F401  (is_traced, tracing, run_graph: used by autograph and tests)
-    ControlFlowError, SubTrace, _as_output, _at, _aval, _carry_names, _cast_weak, _check_pred,
+    ControlFlowError, Missing, SubTrace, UndefinedVariableError, _as_output, _at, _aval, _carry_names, _cast_weak, _check_pred,
     _has_effects, _is_array, _is_value, _op_pair, _out_types, _same, _set_output,
     _trace_loop_body, _tree_text, _unify_captures, _weak, is_traced, run_graph, trace_sub, tracing)
 

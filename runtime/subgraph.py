@@ -24,6 +24,15 @@ class ControlFlowError(TypeError):
     """A cond/loop cannot be turned into a graph (branch types differ, a loop variable changes)."""
 
 
+class UndefinedVariableError(ControlFlowError, NameError):
+    """A variable has a value on one path through converted code but not on another."""
+
+
+class Missing:
+    """Base of autograph's placeholder for a variable without a value (name, why)."""
+    __slots__ = ()
+
+
 # ----------------------------------------------------------------------------------------------
 # When is something traced?
 
@@ -164,6 +173,9 @@ def _as_output(s: SubTrace, leaf, label, branch, loc):
         from .ops.creation import const_op
         node = s.graph.add_node(const_op, [], {"value": leaf}, [((), np.result_type(leaf))], weak=True)
         return node.out
+    if isinstance(leaf, Missing):
+        raise UndefinedVariableError(f"variable `{leaf.name}` has no value in the {branch} "
+                                     f"branch{_at(loc)}: {leaf.why}")
     raise ControlFlowError(
         f"the {branch} branch of a cond{_at(loc)} gives `{label}` the value {leaf!r} "
         f"({type(leaf).__name__}), which differs from the other branch and is not a tensor: only "

@@ -77,9 +77,20 @@ def exposed_loads(stmts) -> set:
     """Names a block reads before it surely assigns them (what it needs from before it)."""
     defined, exposed = set(), set()
     for s in stmts:
-        exposed |= loads([s]) - defined
+        exposed |= _exposed(s) - defined
         defined |= definite_stores(s)
     return exposed
+
+
+def _exposed(s) -> set:
+    if isinstance(s, (ast.For, ast.AsyncFor)):     # the loop target is set before the body reads it
+        return (loads([s.iter]) | (exposed_loads(s.body) - set(stores([s.target])))
+                | exposed_loads(s.orelse))
+    if isinstance(s, ast.If):
+        return loads([s.test]) | exposed_loads(s.body) | exposed_loads(s.orelse)
+    if isinstance(s, ast.While):
+        return loads([s.test]) | exposed_loads(s.body) | exposed_loads(s.orelse)
+    return loads([s])
 
 
 def definite_stores(s) -> set:

@@ -15,7 +15,7 @@ class AutographError(Exception):
     """Converted control flow cannot express what the code does (break, return, a variable ...)."""
 
 
-class Undefined:
+class Undefined(cf.Missing):
     """The value of a variable that has none yet at this point (assigned in one branch only,
     or first assigned inside a loop). Using it raises an error that names the variable."""
     __slots__ = ("name", "why")
@@ -153,8 +153,9 @@ def while_stmt(cond_fn, body_fn, values, names, live_out, where):
     return tuple(full(out))
 
 
-def for_stmt(rng, body_fn, values, names, live_out, where):
-    """`for i in rt.range(...)` while tracing -> one loop node over the assigned variables."""
+def for_stmt(rng, body_fn, values, names, live_out, where, target):
+    """`for i in rt.range(...)` while tracing -> one loop node over the assigned variables.
+    Returns (the loop target's value after the loop, *values), as Python leaves it."""
     filename, lineno, func = where
     loc = _loc(filename, lineno, func)
     carry_idx = _carry(values, names, live_out, lineno, "for")
@@ -172,7 +173,19 @@ def for_stmt(rng, body_fn, values, names, live_out, where):
 
     out = cf.loop_over_range(rng, body,
                              tuple(values[i] for i in carry_idx), cnames, loc)
-    return tuple(full(out))
+    return (_last_index(rng, target),) + tuple(full(out))
+
+
+def _last_index(rng, old):
+    """The loop target after `for i in rng` (unchanged when the loop runs zero times)."""
+    import numpy as np
+    from ..tensor import Tensor
+    if rng.static:
+        r = range(int(rng.start), int(rng.stop), rng.step)
+        return Tensor(np.int64(r[-1])) if len(r) else old
+    last = ew.subtract(rng.stop, rng.step)
+    ran = ew.greater(rng.stop, rng.start) if rng.step > 0 else ew.less(rng.stop, rng.start)
+    return last if isinstance(old, Undefined) else ew.where(ran, last, old)
 
 
 def _carry(values, names, live_out, lineno, kind):
@@ -193,5 +206,5 @@ def _carry(values, names, live_out, lineno, kind):
 
 def unsupported(what, kind, lineno, fix):
     """Raised (only) when a converted statement's condition really is traced."""
-    raise AutographError(f"`{what}` inside {kind} whose condition is a traced value (line "
-                         f"{lineno}) cannot be turned into graph control flow. {fix}")
+    raise AutographError(f"`{what}` inside {kind} (line {lineno}) cannot be turned into graph "
+                         f"control flow. {fix}")

@@ -22,6 +22,7 @@ from . import analysis as an
 
 _BREAK_FIX = ("Keep a flag variable instead (`done = done | (x > tol)`) and test it in the "
               "loop condition (`while i < n and not done:`), or use rt.where to select values.")
+_IF = "an `if` whose condition is a traced value"
 _RETURN_FIX = ("A traced `if` can end in `return` in both branches (or in the `if` with the rest "
                "of the function after it); elsewhere assign the result to a variable and return "
                "it once at the end.")
@@ -59,9 +60,12 @@ class Converter:
 
     # -- blocks ------------------------------------------------------------------------------
     def block(self, stmts, live_after: set) -> list:
+        live, after = set(live_after), []
+        for s in reversed(stmts):          # what is read later before being surely written
+            after.append(live)
+            live = an.exposed_loads([s]) | (live - an.definite_stores(s))
         out = []
-        for i, s in enumerate(stmts):
-            later = an.loads(stmts[i + 1:]) | live_after
+        for s, later in zip(stmts, reversed(after)):
             out.extend(self.stmt(s, later))
         return out
 
@@ -151,14 +155,14 @@ class Converter:
     def _if_unsupported(self, s, returns):
         line = s.lineno
         if not returns and an.find(s.body + s.orelse, (ast.Return,)) is not None:
-            return self._raise("return", "an `if`", line, _RETURN_FIX)
+            return self._raise("return", _IF, line, _RETURN_FIX)
         hit = an.find(s.body + s.orelse, (ast.Break, ast.Continue), loop_level=True)
         if hit is not None:
             word = "break" if isinstance(hit, ast.Break) else "continue"
-            return self._raise(word, "an `if`", hit.lineno, _BREAK_FIX)
+            return self._raise(word, _IF, hit.lineno, _BREAK_FIX)
         hit = an.find(s.body + s.orelse, (ast.Global, ast.Nonlocal))
         if hit is not None:
-            return self._raise("global/nonlocal", "an `if`", hit.lineno,
+            return self._raise("global/nonlocal", _IF, hit.lineno,
                                "Return the value instead of assigning an outer variable.")
         return None
 
@@ -183,7 +187,7 @@ class Converter:
         py_body = self.block(s.body, loop_live)
         py_orelse = self.block(s.orelse, live_after)
 
-        traced = self._loop_unsupported(s, "a `while` loop")
+        traced = self._loop_unsupported(s, "a `while` loop whose condition is a traced value")
         if traced is None:
             live = [n for n in params if n in loop_live]
             why = f"it is first assigned inside the `while` loop at line {line}"
@@ -236,18 +240,18 @@ class Converter:
         py_body = self.block(s.body, loop_live)
         py_orelse = self.block(s.orelse, live_after)
 
-        traced = self._loop_unsupported(s, "a `for` loop over rt.range")
+        traced = self._loop_unsupported(s, "a `for i in rt.range(...)` loop (compiled as one loop node)")
         if traced is None:
             live = [n for n in params if n in loop_live]
             why = f"it is first assigned inside the `for` loop at line {line}"
             call = (f"ag__.for_stmt(ag__test_{k}, ag__body_{k}, "
                     f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
                     f"{_tuple_src(repr(n) for n in params)}, {_tuple_src(repr(n) for n in live)}, "
-                    f"{self._where(line)})")
-            traced = _at_line(_parse(
+                    f"{self._where(line)}, ag__.vars(locals(), ({target!r},), {why!r})[0])")
+            traced = _at_line(_parse(          # the target keeps its last value, as in Python
                 f"if True:\n"
                 f"    def ag__body_{k}({', '.join([target] + params)}):\n        return {_tuple_src(params)}\n"
-                f"    {_tuple_src(params)} = {call}\n")[0].body, line)
+                f"    {_tuple_src([target] + params)} = {call}\n")[0].body, line)
             traced[0].body = body + traced[0].body
         py = ast.For(target=s.target, iter=ast.Name(f"ag__test_{k}", ast.Load()), body=py_body,
                      orelse=py_orelse, type_comment=None)

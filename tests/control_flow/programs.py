@@ -1,0 +1,77 @@
+"""Random programs with `if`/`elif`/`else`, `while` and `for i in rt.range(n)` on traced values
+(and on Python values), written as source text and registered in linecache the way a notebook
+front end registers a cell, so autograph reads them from there."""
+import itertools
+import linecache
+
+from hypothesis import strategies as st
+
+import runtime as rt
+
+_count = itertools.count()
+
+consts = st.sampled_from(["0.5", "1.5", "-0.75", "0.25", "2.0"])
+
+
+@st.composite
+def statement(draw, depth, counter):
+    kinds = ["assign", "assign"] + (["if"] if depth < 3 else []) + (["while", "for", "pyif"] if depth < 2 else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind == "assign":
+        return [draw(st.sampled_from([
+            f"y = rt.tanh(y * {draw(consts)}) + x * {draw(consts)}",
+            f"s = s + rt.sum(y) * {draw(consts)}",
+            f"y = rt.sin(y) - s * {draw(consts)}",
+            f"tmp = y * {draw(consts)}",        # a temporary: fine unless used after a branch
+        ]))]
+    if kind == "if":
+        test = draw(st.sampled_from([f"rt.sum(y) > t * {draw(consts)}", "rt.max(y) < t and s > 0",
+                                     "not rt.min(x) > t", "s < t or rt.sum(x) > 0"]))
+        lines = [f"if {test}:"] + _indent(draw(block(depth + 1, counter)))
+        if draw(st.booleans()):
+            lines += [f"elif rt.mean(y) > {draw(consts)}:"] + _indent(draw(block(depth + 1, counter)))
+        if draw(st.booleans()):
+            lines += ["else:"] + _indent(draw(block(depth + 1, counter)))
+        return lines
+    if kind == "pyif":               # a Python condition: stays Python
+        n = draw(st.integers(0, 3))
+        return [f"if {n} > 1:"] + _indent(draw(block(depth + 1, counter))) + \
+               ["else:"] + _indent(draw(block(depth + 1, counter)))
+    k = f"k{next(counter)}"
+    if kind == "while":
+        body = draw(block(depth + 1, counter)) + [f"y = y * 1.25 + 0.5", f"{k} = {k} + 1"]
+        return [f"{k} = 0", f"while rt.sum(rt.abs(y)) < t * 4 + 8 and {k} < {draw(st.integers(1, 4))}:"] \
+            + _indent(body)
+    n = draw(st.integers(0, 3))
+    body = draw(block(depth + 1, counter)) + [f"s = s * 0.5 + rt.sum(y * i.astype(rt.float64))"]
+    return [f"for i in rt.range({n}):"] + _indent(body)
+
+
+@st.composite
+def block(draw, depth, counter):
+    n = draw(st.integers(1, 3 if depth == 0 else 2))
+    lines = []
+    for _ in range(n):
+        lines += draw(statement(depth, counter))
+    return lines
+
+
+def _indent(lines):
+    return ["    " + ln for ln in lines]
+
+
+@st.composite
+def programs(draw):
+    counter = itertools.count()
+    body = draw(block(0, counter))
+    return "\n".join(["def prog(x, t):", "    y = x", "    s = 0.0", *_indent(body),
+                      "    return y, s", ""])
+
+
+def load(source, name="prog"):
+    """Define the function from `source` under a cell-like file name registered in linecache."""
+    filename = f"<cf-cell-{next(_count)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    ns = {"rt": rt}
+    exec(compile(source, filename, "exec"), ns)
+    return ns[name]
