@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .codegen_fused import FUSED_GLOBALS, emit_fused
+from .codegen_fused import FUSED_GLOBALS, emit_fused, source_label
 from .errors import RuntimeOpError
 from .graph import Graph
 
@@ -88,7 +88,7 @@ def _node_line(n, args, names, printed, plan, fresh, glb):
         glb[op.name] = op.impl
         buf = names[n.out] = names[plan[n.out]]
         line = f"    {op.name}({', '.join(args)}, out={buf})"
-        where = f" {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}" if n.loc is not None else ""
+        where = f" {source_label(n.loc[0])}:{n.loc[1]}" if n.loc is not None else ""
         return f"{line:<56}  # {printed[n.out]}{where}", []
     reused = []
     if op.emit is None:
@@ -106,7 +106,7 @@ def _node_line(n, args, names, printed, plan, fresh, glb):
     lhs = ", ".join(outs) + ("," if op.multiple_results and len(outs) == 1 else "")  # unpack 1-tuples
     line = f"    {lhs} = {expr}" if outs else f"    {expr}"     # no outputs (rt.print): a statement
     if n.loc is not None:
-        line = f"{line:<56}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
+        line = f"{line:<56}  # {source_label(n.loc[0])}:{n.loc[1]}"
     return line, reused
 
 

@@ -18,10 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import FILE_LABELS
+
 # reductions called as their ufunc's .reduce (what np.sum/np.max call, minus ~2 us of Python per
 # call); mean of float32/float64 is add.reduce then a division by the count, as np.mean does it
 _REDUCE = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
 FUSED_GLOBALS = {f"{u}_reduce" for u in _REDUCE.values()} | {"intp", "divide", "empty"}
+
+
+def source_label(filename: str) -> str:
+    """How a source file is named in generated-code comments: a notebook cell as In[n]."""
+    return FILE_LABELS.get(filename) or filename.rsplit("/", 1)[-1]
 
 
 def _direct_reduction(n) -> bool:
@@ -180,7 +187,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         for text in texts:
             line = f"{ind}{text}"
             if n.loc is not None:
-                line = f"{line:<64}  # {n.loc[0].rsplit('/', 1)[-1]}:{n.loc[1]}"
+                line = f"{line:<64}  # {source_label(n.loc[0])}:{n.loc[1]}"
             lines.append((line, n))
     return lines
 
