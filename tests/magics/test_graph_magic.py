@@ -292,6 +292,7 @@ def test_code_option_shows_generated_python(xw):
     _, cap = run(xw, "%%graph --show none --code\ny = rt.exp(x) * 2\n")
     code = [o.data["text/plain"] for o in cap.outputs if "def cell(" in o.data.get("text/plain", "")]
     assert code and "exp(" in code[0]
+    assert re.search(r"exp\(x\).*# In\[\d+\]:2", code[0])      # each line names its cell line
 
 
 def test_no_optimize_and_pass_selection(xw):
