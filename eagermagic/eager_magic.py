@@ -56,6 +56,18 @@ class EagerResult:
         p.text(str(self))
 
 
+class _PanelOutput:
+    """The panel widget as displayed: its widget view, with `text` as the text/plain part."""
+
+    def __init__(self, panel, text):
+        self.panel, self.text = panel, text
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = dict(self.panel.widget._repr_mimebundle_(**kwargs))
+        data["text/plain"] = self.text
+        return data
+
+
 def _widgets_can_display(shell) -> bool:
     """False in a terminal IPython (nothing could draw a widget there) or without ipywidgets."""
     if "Terminal" in type(shell).__name__:
@@ -117,7 +129,8 @@ class EagerMagics(Magics):
         panel = None
         if not args.text and _widgets_can_display(shell):
             panel = WatchPanel()
-            display(panel.widget)
+            shown = display(_PanelOutput(panel, "%%eager: live tensor watch (a widget; running)"),
+                            display_id=True)
         watch = TensorWatch(shell.user_ns, names, view=panel, interval=args.interval)
         watch.counter = OpCounter(watch.tick)
         if panel is not None:
@@ -129,6 +142,9 @@ class EagerMagics(Magics):
             watch.finish()
         if panel is None:
             print(text_report(watch))
+        else:   # the same widget, with the final summary as its plain text (saved notebooks,
+            # nbconvert and frontends without widgets show that instead of a widget repr)
+            shown.update(_PanelOutput(panel, text_report(watch)))
         if args.return_result:
             return EagerResult(watch, watch.elapsed, res.success,
                                res.error_in_exec or res.error_before_exec, watch.flushes)

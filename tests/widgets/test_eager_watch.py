@@ -242,3 +242,11 @@ def test_an_idle_cell_sends_the_clock_once_a_second(ip, wire):
     # first scan, then the 1 s refresh of the elapsed time, then the final state: nothing else
     assert 2 <= len(heads) <= 4, [text(m[3]["state"]["value"]) for m in heads]
     assert "done" in text(heads[-1][3]["state"]["value"])
+
+
+def test_plain_text_of_the_displayed_panel_is_the_final_summary(ip):
+    cap, res = run_eager(ip, "pt = rt.asarray(np.array([1.0, np.inf]))\n")
+    views = [o for o in cap.outputs if "application/vnd.jupyter.widget-view+json" in o.data]
+    first, last = views[0].data["text/plain"], views[-1].data["text/plain"]
+    assert "running" in first and "VBox" not in first
+    assert "done" in last and "pt" in last and "f64[2]" in last and "1 Inf" in last

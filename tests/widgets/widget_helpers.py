@@ -16,7 +16,8 @@ def run_eager(ip, body, line=""):
 
 
 def panel_of(cap):
-    views = [o.data[VIEW]["model_id"] for o in cap.outputs if VIEW in o.data]
+    # displayed once, then updated in place (same display id) with the final plain text
+    views = list(dict.fromkeys(o.data[VIEW]["model_id"] for o in cap.outputs if VIEW in o.data))
     assert len(views) == 1, f"expected one widget displayed, got {len(views)}"
     return _instances[views[0]]
 
