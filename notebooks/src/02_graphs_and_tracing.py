@@ -97,7 +97,17 @@ h = rt.tanh(x @ w)
 loss = rt.mean(h * h)
 
 # %% [markdown]
-# A cache hit: nothing was traced or compiled. Now the batch gets smaller. **Predict:** hit or
+# A cache hit. `--explore` shows a cell in tabs instead: the traced graph, the optimized graph, the
+# generated code, the pass report and the timings; with `--profile` each node of the optimized
+# graph is coloured by the time it took, so you see where the time goes.
+
+# %% tags=["graph-explore"]
+%%graph --explore --profile
+h = rt.tanh(x @ w)
+loss = rt.mean(h * h)
+
+# %% [markdown]
+# Nothing was traced or compiled for these two cells. Now the batch gets smaller. **Predict:** hit or
 # retrace, and what reason will it give?
 
 # %%

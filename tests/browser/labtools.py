@@ -57,6 +57,11 @@ class LabServer:
                          ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
             (self.tmp / sub).mkdir(parents=True, exist_ok=True)
             env[var] = str(self.tmp / sub)
+        # no "get notified about Jupyter news?" toast over the page (and the screenshot)
+        news = (self.tmp / "config" / "lab" / "user-settings" / "@jupyterlab" /
+                "apputils-extension" / "notification.jupyterlab-settings")
+        news.parent.mkdir(parents=True, exist_ok=True)
+        news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
                "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",

@@ -59,9 +59,14 @@ def page(browser):
     ctx.close()
 
 
+# The notebook on screen: JupyterLab can restore other tabs, hidden behind it.
+NB = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
+
+
 def open_notebook(page, lab, name):
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+    # a workspace of its own, so JupyterLab restores no tab from an earlier test
+    page.goto(f"{lab.url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={lab.token}")
+    page.wait_for_selector(f"{NB} .jp-CodeCell", timeout=60_000)
     lab.wait_kernel_ready(name)
 
 
@@ -75,7 +80,7 @@ def wait_all_executed(page, timeout=RUN_TIMEOUT):
     deadline = time.monotonic() + timeout
     prompts = []
     while time.monotonic() < deadline:
-        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt",
+        prompts = page.eval_on_selector_all(f"{NB} .jp-CodeCell .jp-InputPrompt",
                                             "els => els.map(e => e.textContent.trim())")
         if prompts and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts):
             return prompts
@@ -84,17 +89,18 @@ def wait_all_executed(page, timeout=RUN_TIMEOUT):
 
 
 def assert_no_errors_shown(page):
-    text = page.inner_text(".jp-Notebook")
+    text = page.inner_text(NB)
     assert "Traceback (most recent call last)" not in text, text[-3000:]
     for bad in ("Loading widget", "Error displaying widget"):
         assert bad not in text, f"{bad!r} on the page: a widget did not render"
 
 
 def images(page):
-    """(naturalWidth, src) of every image in an output, each scrolled into view first."""
+    """(naturalWidth, src) of every image in an output, each scrolled into view first (those on
+    a widget tab not shown load all the same)."""
     found = []
-    for img in page.query_selector_all(".jp-OutputArea img"):
-        img.scroll_into_view_if_needed()
+    for img in page.query_selector_all(f"{NB} .jp-OutputArea img"):
+        img.evaluate("el => el.scrollIntoView({block: 'center'})")
         page.wait_for_function("el => el.complete", arg=img, timeout=10_000)
         found.append(img.evaluate("el => [el.naturalWidth, el.src]"))
     return found
@@ -105,7 +111,8 @@ def images(page):
 OBSERVE = """
 marker => {
   window.__snapshots = [];
-  const cellFor = () => [...document.querySelectorAll('.jp-CodeCell')]
+  const cellFor = () => [...document.querySelectorAll(
+      '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')]
       .find(c => (c.querySelector('.jp-InputArea-editor')?.textContent || '').includes(marker));
   new MutationObserver(() => {
     const cell = cellFor();
@@ -133,6 +140,7 @@ def test_eager_tutorial_watch_updates_while_the_cell_runs(lab, page):
     snaps = page.evaluate("window.__snapshots")
     live = [s for s in snaps if s["running"]]
     distinct = {s["text"] for s in live}
+    print(f"watch panel: {len(snaps)} snapshots, {len(distinct)} distinct while running")
     assert len(distinct) >= 3, (
         f"the watch panel changed {len(distinct)} time(s) while its cell ran (want >= 3): "
         f"updates did not reach the browser during the run. Snapshots: {snaps[:5]}")
@@ -140,7 +148,7 @@ def test_eager_tutorial_watch_updates_while_the_cell_runs(lab, page):
     finished = [s for s in snaps if not s["running"]]
     assert finished, "no snapshot after the cell finished"
     assert all(w > 0 for w, _ in images(page))
-    assert page.locator(".jp-OutputArea .jupyter-widgets").count() >= 2
+    assert page.locator(f"{NB} .jp-OutputArea .jupyter-widgets").count() >= 2
 
 
 def test_graph_tutorial_draws_graphs_and_widgets(lab, page, tmp_path):
@@ -155,9 +163,9 @@ def test_graph_tutorial_draws_graphs_and_widgets(lab, page, tmp_path):
     broken = [src[:120] for w, src in svg if w == 0]
     assert not broken, f"SVG images that did not load: {broken}"
     assert any("tanh" in src for _, src in svg), "no drawn graph shows the cell's tanh op"
-    assert page.locator(".jp-OutputArea .jupyter-widgets").count() >= 1
+    assert page.locator(f"{NB} .jp-OutputArea .jupyter-widgets").count() >= 1
 
-    cell = page.locator(".jp-CodeCell").filter(has_text=GRAPH_MARKER).filter(
+    cell = page.locator(f"{NB} .jp-CodeCell").filter(has_text=GRAPH_MARKER).filter(
         has=page.locator(".jp-OutputArea img")).first
     cell.scroll_into_view_if_needed()
     shot = tmp_path / "graph-cell.png"

@@ -93,6 +93,12 @@ def check_02(nb):
     assert "traced (first run" in text(graph)
 
     assert "cache hit" in text(outputs(tagged(nb, "graph-hit")))
+    (explorer,) = _widgets_displayed(nb, tagged(nb, "graph-explore"))
+    titles = [t for st in widget_states(nb).values() if st["model_name"] == "TabModel"
+              for t in st["state"].get("titles", [])]
+    for page in ("traced graph", "optimized graph", "code", "passes", "profile"):
+        assert page in titles, f"explorer tab {page!r} missing: {titles}"
+    assert len(nbtools.widget_tree_svgs(nb, explorer)) >= 2, "explorer tabs hold no drawn graphs"
     retrace = text(outputs(tagged(nb, "graph-retrace")))
     assert "retrace" in retrace and "x: f32[64,128] -> f32[32,128]" in retrace, retrace
 
