@@ -68,6 +68,15 @@ def user_location(skip_extra=()) -> SourceLoc | None:
 _MACHINERY: dict = {}      # filename -> True for runtime/, numpy and contextlib frames
 
 
+def skip_frames_of(filename: str) -> None:
+    """Count frames from `filename` as machinery too, never as the user's line (for a front end
+    that runs ops on the user's behalf, like eagermagic's op counter)."""
+    global _SKIP_PREFIXES
+    if filename not in _SKIP_PREFIXES:
+        _SKIP_PREFIXES = (*_SKIP_PREFIXES, filename)
+        _MACHINERY.clear()
+
+
 import numpy as _np  # noqa: E402  (after the helpers so the module reads top-down)
 
 _NUMPY_DIR = os.path.dirname(os.path.abspath(_np.__file__)) + os.sep
