@@ -24,7 +24,9 @@ print("default pipeline:", " -> ".join(rt.passes.DEFAULT_PIPELINE))
 #
 # Each line below gives one pass something to do.
 #
-# **Predict, then run.** The traced graph has 15 nodes. How many will be left at the end?
+# **Predict, then run.** The traced graph printed below has 12 lines (the pass reports count 15
+# nodes: small constants like the `2` and the `3` are nodes too, printed inline). How many ops
+# will be left at the end?
 
 # %%
 def messy(x):
@@ -48,9 +50,12 @@ for k, name in enumerate(pipeline):
         print(entry.graph)
 
 # %% [markdown]
-# The same as a `%%graph` cell, drawn: the traced graph, the optimized one (a fused group is
-# drawn as a box around the ops it runs together) and the pass table. Hover over an op to see
-# which line it came from.
+# One op: everything was fused into a single loop over blocks of rows.
+#
+# The same code as a `%%graph` cell, drawn: the traced graph, the optimized one (a fused group
+# is drawn as a box around the ops it runs together) and the pass table. Hover over an op to see
+# which line it came from. One difference: in a cell, every name it assigns is an output (it is
+# bound in the notebook afterwards), so `unused = rt.sin(x)` is not dead code here and stays.
 
 # %% tags=["graph-messy"]
 %%graph
