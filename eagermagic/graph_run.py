@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -215,8 +216,14 @@ def run_graph_cell(cell: str, ns: dict, cache: CellCache, filename: str, opts: O
 
     traces_before = len(fn.ledger)
     trace_buf = io.StringIO()
-    with contextlib.redirect_stdout(trace_buf):
+    with contextlib.redirect_stdout(trace_buf), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", rt.RetracingWarning)
         entry = fn.lower(*args)
+    for w in caught:
+        if issubclass(w.category, rt.RetracingWarning):
+            warnings.warn(_retracing_message(fn), rt.RetracingWarning, stacklevel=2)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     traced = len(fn.ledger) > traces_before
     cache.put(key, entry_cf)           # only after a successful trace
     if traced and trace_buf.getvalue():
@@ -254,6 +261,15 @@ def run_graph_cell(cell: str, ns: dict, cache: CellCache, filename: str, opts: O
 
     bind_outputs(ns, outputs, analysis, filename)
     return result
+
+
+def _retracing_message(fn) -> str:
+    cost = sum(r.total_ms for r in fn.ledger)
+    return (f"%%graph: this cell has been traced {len(fn.ledger)} times ({cost:.1f} ms in all). "
+            f"Last: {fn.ledger[-1].reason}. A number the cell reads is static (part of the cache "
+            "key): pass it as a tensor, e.g. `n = rt.asarray(n)`, to make it an input; if a shape "
+            "keeps changing, pad or bucket it. `%%graph -o` then `_.function.explain()` lists "
+            "every trace.")
 
 
 def _output_names(out, entry) -> dict:

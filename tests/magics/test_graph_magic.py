@@ -1,6 +1,7 @@
 """%%graph in a real IPython shell: binding, caching and retracing, failures that change nothing,
 options, what is displayed. Values are checked against NumPy."""
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -97,6 +98,19 @@ def test_cache_hit_then_retrace_with_reason(xw):
     xw.run_cell("x = rt.asarray(np.ones((7, 3)))")
     res, cap = run(xw, CELL)
     assert "x: f32[7,3] -> f64[7,3]" in cap.stdout
+
+
+def test_a_cell_that_keeps_retracing_gets_a_graph_specific_warning(xw):
+    cell = "%%graph --show none\ny = x * lr\n"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(7):
+            xw.user_ns["lr"] = 0.1 * (i + 1)
+            run(xw, cell)
+    messages = [str(w.message) for w in caught if issubclass(w.category, rt.RetracingWarning)]
+    assert len(messages) == 1                       # warned once, at the fifth trace
+    assert "%%graph: this cell has been traced 5 times" in messages[0]
+    assert "retrace because lr: 0.4" in messages[0] and "rt.asarray(n)" in messages[0]
 
 
 def test_rebinding_a_plain_global_object_retraces_by_identity(ip):
