@@ -29,12 +29,14 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import os
+import site
 import textwrap
 import types
 
 from . import operators
 from .operators import AutographError, Undefined  # noqa: F401  (public)
-from .transform import Converter
+from .transform import CallsThrough, Converter
 
 __all__ = ["convert", "to_source", "AutographError", "ConversionSkipped"]
 
@@ -60,6 +62,22 @@ def convert(fn):
         return fn
 
 
+_LIBRARY_DIRS = tuple({os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+                        os.path.dirname(os.__file__) + os.sep,
+                        *(p + os.sep for p in site.getsitepackages() if p)})
+
+
+def convert_user_function(f):
+    """`f` converted if it is a plain Python function of user code (not the runtime's, the
+    standard library's or an installed package's), else `f` itself."""
+    code = getattr(f, "__code__", None)
+    if (not isinstance(f, types.FunctionType) or code is None or f.__name__ == "<lambda>"
+            or getattr(f, "__ag_original__", None) is not None
+            or code.co_filename.startswith(_LIBRARY_DIRS) or code.co_filename.startswith("<frozen")):
+        return f
+    return convert(f)
+
+
 def why_not(fn) -> str | None:
     """Why `fn` is not converted (None when it is)."""
     try:
@@ -76,11 +94,11 @@ def to_source(fn) -> str:
 
 
 def _convert(fn):
-    if getattr(fn, "__ag_original__", None) is not None:
-        return fn
     code = getattr(fn, "__code__", None)
     if code is None or not isinstance(fn, types.FunctionType):
         raise ConversionSkipped(f"{fn!r} is not a Python function")
+    if getattr(fn, "__ag_original__", None) is not None or "ag__" in code.co_freevars:
+        return fn               # converted already (a def nested in converted code is, too)
     hit = _cache.get(code)
     if hit is None:
         try:
@@ -138,6 +156,7 @@ def _converted_ast(fn):
         raise ConversionSkipped("async functions are not converted")
     ast.increment_lineno(tree, first - 1)
     fdef.decorator_list = []
+    fdef.body = [CallsThrough().visit(s) for s in fdef.body]
     fdef.body = Converter(fn.__code__.co_filename, fn.__name__).function_body(fdef.body)
     freevars = list(fn.__code__.co_freevars)
     factory = ast.parse(f"def ag__factory(ag__, {', '.join(freevars)}):\n    pass\n").body[0]

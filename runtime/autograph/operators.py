@@ -208,3 +208,16 @@ def unsupported(what, kind, lineno, fix):
     """Raised (only) when a converted statement's condition really is traced."""
     raise AutographError(f"`{what}` inside {kind} (line {lineno}) cannot be turned into graph "
                          f"control flow. {fix}")
+
+
+# -- calls: helpers the converted code calls are converted too --------------------------------
+
+def call(f, *args, **kwargs):
+    """`f(*args)` from converted code: a user function is converted before it runs; a runtime
+    function (rt.grad, rt.cond, rt.scan ...) gets its user-function arguments converted."""
+    from . import convert_user_function as conv
+    if getattr(f, "__module__", None) and f.__module__.split(".")[0] == "runtime":
+        args = tuple(conv(a) for a in args)
+        kwargs = {k: conv(v) for k, v in kwargs.items()}
+        return f(*args, **kwargs)
+    return conv(f)(*args, **kwargs)

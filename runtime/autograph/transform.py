@@ -296,3 +296,22 @@ class _BoolOps(ast.NodeTransformer):
 def _no_args():
     return ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[],
                          kwarg=None, defaults=[])
+
+
+# Calls left alone: they depend on the calling frame (super, locals ...) or are builtins that
+# never need converting (keeps the converted source readable).
+_DIRECT = {"super", "locals", "globals", "vars", "eval", "exec", "print", "len", "range",
+           "isinstance", "type", "int", "float", "bool", "str", "tuple", "list", "dict", "zip",
+           "enumerate", "min", "max", "abs", "sum", "getattr", "hasattr", "setattr", "repr"}
+
+
+class CallsThrough(ast.NodeTransformer):
+    """f(a, b=c) -> ag__.call(f, a, b=c): helpers the function calls are converted as well."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in _DIRECT:
+            return node
+        call = ast.Call(func=ast.Attribute(ast.Name("ag__", ast.Load()), "call", ast.Load()),
+                        args=[node.func, *node.args], keywords=node.keywords)
+        return ast.copy_location(call, node)

@@ -271,3 +271,28 @@ def test_lambdas_are_not_converted_and_say_so():
     assert "lambda" in why_not(lambda x: x)
     with pytest.raises(rt.ConcretizationError, match="helper function or lambda is not"):
         rt.function(lambda x: x if rt.sum(x) > 0 else -x)(rt.ones(2))
+
+
+def helper(x):
+    if rt.sum(x) > 0:
+        return x * 10
+    return x
+
+
+def calls_helper(x):
+    return helper(x) + rt.cond(rt.sum(x) > 0, helper, lambda v: -v, x)
+
+
+def test_helpers_called_from_converted_code_are_converted_too():
+    e, c, g = eager_and_compiled(calls_helper, rt.ones(2))
+    assert_same(e, c)
+    assert_same(c, [20.0, 20.0])
+    assert_same(rt.function(calls_helper)(-rt.ones(2)), [0.0, 0.0])
+    assert "cond" in all_ops(g.graph_for(rt.ones(2)))
+
+
+def test_library_functions_are_not_converted():
+    from runtime.autograph import convert_user_function
+    assert convert_user_function(np.linalg.norm) is np.linalg.norm
+    assert convert_user_function(rt.sum) is rt.sum
+    assert convert_user_function(helper) is not helper
