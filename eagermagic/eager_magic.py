@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
@@ -125,6 +126,9 @@ class EagerMagics(Magics):
                 return EagerResult(None, seconds, res.success, res.error_in_exec or res.error_before_exec)
             return None
 
+        if not args.interval > 0:
+            raise UsageError(f"%%eager --interval must be a positive number of seconds, got "
+                             f"{args.interval}")
         names = _split_names(args.watch)
         panel = None
         if not args.text and _widgets_can_display(shell):
@@ -139,7 +143,10 @@ class EagerMagics(Magics):
             with watch.counter:
                 res = _run_nested(shell, cell)
         finally:
-            watch.finish()
+            try:
+                watch.finish()
+            except Exception as e:           # never hide the cell's own outcome behind ours
+                watch.error = e
         if panel is None:
             print(text_report(watch))
         else:   # the same widget, with the final summary as its plain text (saved notebooks,

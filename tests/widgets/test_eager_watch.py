@@ -250,3 +250,22 @@ def test_plain_text_of_the_displayed_panel_is_the_final_summary(ip):
     first, last = views[0].data["text/plain"], views[-1].data["text/plain"]
     assert "running" in first and "VBox" not in first
     assert "done" in last and "pt" in last and "f64[2]" in last and "1 Inf" in last
+
+
+def test_empty_cell_gets_ipythons_usage_message(ip):
+    cap, res = run_eager(ip, "")
+    assert "cell body is empty" in cap.stderr + cap.stdout and "Traceback" not in cap.stdout
+
+
+@pytest.mark.parametrize("body", ["pass\n", "import math\n", "n = 3\ntext = 'hi'\n"])
+def test_cells_without_tensors_say_so(ip, body):
+    cap, res = run_eager(ip, body)
+    assert res.success and not cap.stderr
+    header, rows, note = panel_state(panel_of(cap))
+    assert rows == {} and "No tensors" in note and "0 ops" in header
+
+
+def test_bad_interval_is_a_usage_error(ip):
+    with capture_output() as cap:
+        ip.run_cell("%%eager --interval 0\nx = 1\n")
+    assert "UsageError" in cap.stderr + cap.stdout and "--interval" in cap.stderr + cap.stdout
