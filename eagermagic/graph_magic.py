@@ -17,6 +17,8 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import Code, display
 
+from runtime.errors import FILE_LABELS
+
 from . import render
 from .graph_run import CellCache, GraphResult, Options, run_graph_cell, without_tensors
 from .report import PassTable
@@ -120,9 +122,7 @@ class GraphMagics(Magics):
         n = self.shell.execution_count
         header = f"%%graph {line}".rstrip()
         filename = self.shell.compile.cache(f"{header}\n{cell}", n)
-        render.CELL_LABELS[filename] = f"In[{n}]"
-        from runtime.errors import FILE_LABELS
-        FILE_LABELS[filename] = f"In[{n}]"
+        FILE_LABELS[filename] = f"In[{n}]"     # error messages, drawings and code say In[n]
         return filename
 
     # -- display ---------------------------------------------------------------------------

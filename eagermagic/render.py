@@ -21,6 +21,7 @@ from collections import Counter
 
 import graphviz
 import numpy as np
+from runtime.errors import FILE_LABELS
 
 DEFAULT_MAX_NODES = 150
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so graphs are shown as DOT text. "
@@ -28,8 +29,6 @@ INSTALL_HINT = ("Graphviz's `dot` program was not found, so graphs are shown as 
                 "`brew install graphviz` (macOS), `conda install -c conda-forge graphviz`, "
                 "or https://graphviz.org/download/ ; then re-run the cell.")
 
-# filename -> label ("In[5]") for notebook cells, set by the magics so locations read well
-CELL_LABELS: dict = {}
 _missing_dot_reported = False
 
 _INPUT = dict(shape="ellipse", style="filled", fillcolor="#d8f0d2", color="#3d8b37")
@@ -46,7 +45,7 @@ def loc_text(loc) -> str:
     if loc is None:
         return ""
     filename, lineno = loc[0], loc[1]
-    where = CELL_LABELS.get(filename) or os.path.basename(filename)
+    where = FILE_LABELS.get(filename) or os.path.basename(filename)   # In[5] for a cell
     text = linecache.getline(filename, lineno).strip()
     return f"{where} line {lineno}: {text}" if text else f"{where} line {lineno}"
 
