@@ -24,9 +24,11 @@ def cse(graph: Graph):
         if n.op.name == "const":
             val = n.params["value"]
             key = ("const", n.out.weak, type(val), freeze(val) if n.out.weak else id(val))
+        elif not n.params:
+            key = (n.op.name, *map(id, n.inputs))
         else:
             try:
-                key = (n.op.name, tuple(id(v) for v in n.inputs),
+                key = (n.op.name, tuple(map(id, n.inputs)),
                        tuple((k, freeze(p)) for k, p in n.params.items()))
                 hash(key)
             except TypeError:

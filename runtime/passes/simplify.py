@@ -176,13 +176,9 @@ def simplify(graph: Graph):
     for n in graph.nodes:
         n.inputs = [resolve(rw.subst, v) for v in n.inputs]
         if n.op.pure and not n.op.multiple_results and n.outputs:
-            start = len(rw.nodes)
-            if _rewrite(rw, n) is None and n.out not in rw.subst:
-                rw.nodes.append(n)
-            elif n.out not in rw.subst:      # a rule started but did not finish: keep the node
-                del rw.nodes[start:]
-                rw.nodes.append(n)
-            continue
+            _rewrite(rw, n)                  # a rule that applies puts n.out in rw.subst
+            if n.out in rw.subst:
+                continue
         rw.nodes.append(n)
     apply_subst(graph, rw.subst, rw.nodes)
     return graph, rw.counts
