@@ -36,7 +36,7 @@ class GraphMagics(Magics):
 
     @magic_arguments()
     @argument("--compare", action="store_true",
-              help="time the cell eagerly and as a graph (like %%timeit) and show the speed-up "
+              help="time the cell eagerly and as a graph (like %%%%timeit) and show the speed-up "
                    "and after how many calls compiling paid off")
     @argument("-n", type=int, default=0, metavar="N",
               help="with --compare: loops per timing run (default: chosen automatically)")

@@ -233,6 +233,7 @@ def test_unknown_pass_names_the_available_ones(xw):
 
 def test_help_documents_the_options(xw):
     doc = xw.find_cell_magic("graph").__doc__
+    assert "(like %%timeit)" in doc
     for opt in ("--compare", "-n N", "-r R", "--show", "--code", "--no-optimize", "--passes",
                 "--check", "--profile", "--explore", "--max-nodes", "-o"):
         assert opt in doc, opt
