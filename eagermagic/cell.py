@@ -473,6 +473,9 @@ def build_function(analysis: CellAnalysis, bindings: Bindings, filename: str, na
     ast.fix_missing_locations(module)
     glb = {"__builtins__": builtins, "__name__": "__graph_cell__", _COLLECT: _collect}
     glb.update(bindings.globals)
+    import runtime as rt                 # `if`/`while`/`for rt.range` on traced values -> graph ops
+    rt.autograph.convert_module(module, filename)
+    glb.update(rt.autograph.module_globals())
     exec(compile(module, filename, "exec"), glb)
     return glb[name]
 

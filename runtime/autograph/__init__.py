@@ -38,7 +38,8 @@ from . import operators
 from .operators import AutographError, Undefined  # noqa: F401  (public)
 from .transform import CallsThrough, Converter
 
-__all__ = ["convert", "to_source", "AutographError", "ConversionSkipped"]
+__all__ = ["convert", "convert_module", "module_globals", "to_source", "why_not", "AutographError",
+           "ConversionSkipped"]
 
 
 class ConversionSkipped(Exception):
@@ -78,6 +79,27 @@ def convert_user_function(f):
     return convert(f)
 
 
+def convert_module(module: ast.Module, filename: str) -> ast.Module:
+    """Convert every top-level def of a module AST in place, for a caller (a notebook front end)
+    that builds functions as ASTs. Exec the compiled module with `module_globals()` added to
+    its globals (the converted code calls `ag__`).
+
+    >>> tree = ast.parse("def f(x):\n    if rt.sum(x) > 0:\n        x = -x\n    return x\n")
+    >>> tree = rt.autograph.convert_module(tree, "<cell>")
+    """
+    for i, node in enumerate(module.body):
+        if isinstance(node, ast.FunctionDef):
+            node.body = [CallsThrough().visit(s) for s in node.body]
+            node.body = Converter(filename, node.name).function_body(node.body)
+    ast.fix_missing_locations(module)
+    return module
+
+
+def module_globals() -> dict:
+    """What code made by `convert_module` needs in its globals."""
+    return {"ag__": operators}
+
+
 def why_not(fn) -> str | None:
     """Why `fn` is not converted (None when it is)."""
     try:
@@ -97,7 +119,8 @@ def _convert(fn):
     code = getattr(fn, "__code__", None)
     if code is None or not isinstance(fn, types.FunctionType):
         raise ConversionSkipped(f"{fn!r} is not a Python function")
-    if getattr(fn, "__ag_original__", None) is not None or "ag__" in code.co_freevars:
+    if (getattr(fn, "__ag_original__", None) is not None or "ag__" in code.co_freevars
+            or "ag__" in code.co_names):
         return fn               # converted already (a def nested in converted code is, too)
     hit = _cache.get(code)
     if hit is None:

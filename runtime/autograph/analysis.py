@@ -12,10 +12,23 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
+ALL = "*"       # in a set of read names: "every variable" (the code calls locals() ...)
+
+
+def live(names, live_set) -> list:
+    """The `names` that are read later (all of them if the code reads locals())."""
+    return [n for n in names if n in live_set or ALL in live_set]
+
+
 class _Names(ast.NodeVisitor):
     def __init__(self):
         self.stores: dict = {}     # ordered set
         self.loads: set = set()
+
+    def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id in ("locals", "vars", "eval", "exec"):
+            self.loads.add(ALL)          # reads every variable: all of them stay live
+        self.generic_visit(node)
 
     def visit_Name(self, node):
         if isinstance(node.ctx, ast.Load):

@@ -130,7 +130,7 @@ class Converter:
 
         traced = self._if_unsupported(s, returns)
         if traced is None:
-            outs = None if returns else [n for n in params if n in live_after]
+            outs = None if returns else an.live(params, live_after)
             why = f"it has no value before the `if` at line {line}"
             call = (f"ag__.if_stmt(ag__test_{k}, ag__true_{k}, ag__false_{k}, "
                     f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
@@ -189,7 +189,7 @@ class Converter:
 
         traced = self._loop_unsupported(s, "a `while` loop whose condition is a traced value")
         if traced is None:
-            live = [n for n in params if n in loop_live]
+            live = an.live(params, loop_live)
             why = f"it is first assigned inside the `while` loop at line {line}"
             call = (f"ag__.while_stmt(ag__cond_{k}, ag__body_{k}, "
                     f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
@@ -242,7 +242,7 @@ class Converter:
 
         traced = self._loop_unsupported(s, "a `for i in rt.range(...)` loop (compiled as one loop node)")
         if traced is None:
-            live = [n for n in params if n in loop_live]
+            live = an.live(params, loop_live)
             why = f"it is first assigned inside the `for` loop at line {line}"
             call = (f"ag__.for_stmt(ag__test_{k}, ag__body_{k}, "
                     f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
