@@ -86,7 +86,7 @@ def heatmap(a2: np.ndarray) -> str:
         small, _ = strided_view(small, small.size // 2)
     img = _colours(np.asarray(small))
     h, w = small.shape
-    scale = min(WIDTH / w, 2.2 * HEIGHT / h)
+    scale = min(WIDTH / w, 1.4 * HEIGHT / h)     # rows stay about one picture high
     data = base64.b64encode(png(img)).decode("ascii")
     title = f"heatmap of {h}×{w} cells (dark = low, yellow = high, magenta = NaN, orange = Inf)"
     return (f'<img src="data:image/png;base64,{data}" width="{max(1, round(w * scale))}" '

@@ -122,9 +122,8 @@ class Summary:
     def sample_text(self) -> str:
         if self.exact:
             return ""
-        k = math.prod(self.steps)
-        return f"sampled: every {'×'.join(str(s) for s in self.steps)} element ({self.sample_size:,} of {self.size:,})" \
-            if k > 1 else ""
+        return (f"sampled: {self.sample_size:,} of {self.size:,} values "
+                f"(strides {'×'.join(str(k) for k in self.steps)})")
 
     @property
     def sample_size(self) -> int:
