@@ -32,6 +32,12 @@ def _eager(prog, arrays, seed):
             for o in run_program(prog, *[rt.asarray(a) for a in arrays])]
 
 
+def _any_plan(graph):
+    """Did memory planning reuse a buffer here or in a sub-graph (cond branch, loop body)?"""
+    return bool(getattr(graph, "memory_plan", None)) or any(
+        _any_plan(p) for n in graph.nodes for p in n.params.values() if isinstance(p, type(graph)))
+
+
 def _same(a, b):
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, a.dtype, b.shape, b.dtype)
@@ -52,7 +58,11 @@ def test_every_pass_alone_and_all_together_match_eager(prog, small_blocks, exact
             if config is None:
                 event(f"fused groups: {sum(n.op.name == 'fused' for n in graph.nodes)}")
                 event(f"buffers reused: {len(graph.memory_plan or {})}")
+            if config and config != ["memory"]:          # a pass reports exactly when it changed something
+                changed = len(graph.nodes) != len(traced.nodes) or graph.format() != before
+                assert bool(reports[0].changes) == changed, (config, reports[0].changes)
             if config == ["memory"]:
+                assert bool(reports[0].changes) == _any_plan(graph)
                 event(f"buffers reused, memory pass alone: {len(graph.memory_plan or {})}")
             assert [r.name for r in reports] == (list(DEFAULT_PIPELINE) if config is None else config)
             compiled = codegen.compile_graph(graph, "prog")
