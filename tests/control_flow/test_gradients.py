@@ -78,6 +78,11 @@ def loop_with_branch(w):
 @settings(max_examples=30)
 @given(hnp.arrays(np.float64, 2, elements=st.floats(-1, 1)))
 def test_grad_through_if_inside_loop(x):
+    v = x.copy()
+    for _ in range(3):                       # finite differences are meaningless at the switch
+        if abs(v.sum() - 1.0) < 1e-4:
+            return
+        v = v * 0.5 + np.tanh(x) if v.sum() > 1.0 else v * v + x
     check(loop_with_branch, x)
 
 
