@@ -45,6 +45,24 @@ def test_kernel_runs_this_venv(jupyter_env):
     assert nbtools.kernel_python() == sys.executable
 
 
+def test_default_kernel_loads_the_extension_from_the_notebooks_folder(jupyter_env):
+    """What `make lab` relies on: the default `python3` kernel of this environment, started in
+    notebooks/, is this interpreter and imports eagermagic as a real package (a stale editable
+    install once made it an empty namespace package there, and %load_ext failed)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import sys, eagermagic\n%load_ext eagermagic\n"
+        "print(sys.executable); print(eagermagic.__file__)\n"
+        "print(sorted(get_ipython().magics_manager.magics['cell']))")]
+    from nbclient import NotebookClient
+    NotebookClient(nb, timeout=60, kernel_name="python3",
+                   resources={"metadata": {"path": str(nbtools.NOTEBOOK_DIR)}}).execute()
+    shown = text(nb.cells[0].outputs).split("\n")
+    assert shown[0] == sys.executable, shown
+    assert shown[1] == str(nbtools.REPO / "eagermagic" / "__init__.py"), shown
+    assert "'eager'" in shown[2] and "'graph'" in shown[2], shown
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_without_errors(executed, name):
     nb, seconds = executed(name)
