@@ -83,3 +83,9 @@ def one_axis(draw, ndim):
     """(raw axis, normalized axis) for an array of ndim >= 1."""
     a = draw(st.integers(0, ndim - 1))
     return (a - ndim if draw(st.booleans()) else a), a
+
+
+def examples(n: int) -> int:
+    """n hypothesis examples, times RT_HYPOTHESIS_SCALE (set it high for a longer bug hunt)."""
+    import os
+    return max(1, int(n * float(os.environ.get("RT_HYPOTHESIS_SCALE", "1"))))

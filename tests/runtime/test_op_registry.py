@@ -16,6 +16,7 @@ import runtime as rt
 from runtime.core import bind
 from runtime.graph import Value, evaluate
 from rt_op_cases import CASES, Case
+from rt_strategies import examples
 
 ALL_OPS = sorted(rt.OPS)
 
@@ -123,7 +124,7 @@ def test_op(name):
         pytest.fail(f"op {name!r} has no test-case generator: add one to "
                     "tests/runtime/rt_op_cases.py with @case_for({name!r})")
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(gen())
     def run(case):
         with np.errstate(all="ignore"), warnings.catch_warnings():

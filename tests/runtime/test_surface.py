@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import runtime as rt
-from rt_strategies import any_array, operands
+from rt_strategies import any_array, examples, operands
 
 BINARY_OPERATORS = [operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv,
                     operator.mod, operator.pow, operator.lt, operator.le, operator.gt, operator.ge,
@@ -39,7 +39,7 @@ def _run_both(fn, args):
     _same(rt.function(lambda *xs: fn(*xs), passes=())(*wrap), want)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(op=st.sampled_from(BINARY_OPERATORS), ab=operands(2, nonneg_last=True),
        mix=st.sampled_from(["tt", "tn", "nt"]))
 def test_binary_operators_match_numpy_in_both_orders(op, ab, mix):
@@ -62,7 +62,7 @@ def test_binary_operators_match_numpy_in_both_orders(op, ab, mix):
             _same(rt.function(lambda x, y: op(x, y), passes=())(ta, tb), want)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(op=st.sampled_from(UNARY_OPERATORS), x=any_array())
 def test_unary_operators_match_numpy(op, x):
     with np.errstate(all="ignore"):
