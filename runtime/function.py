@@ -16,7 +16,7 @@ from .dtypes import short_type
 from .pytree import flatten, leaf_paths, unflatten
 from .surface import ArrayMethods
 from .tensor import EAGER as _EAGER, Tensor, wrap
-from .tracing import trace_to_graph
+from .tracing import TraceInterpreter, trace_to_graph
 
 _run_eagerly = False
 
@@ -29,6 +29,17 @@ def run_functions_eagerly(flag: bool = True) -> None:
 
 def functions_run_eagerly() -> bool:
     return _run_eagerly
+
+
+def _inside_trace() -> bool:
+    """Called while another function is traced: inline the Python function into that trace (as
+    jax.jit does), since compiled NumPy code cannot run on tracers."""
+    interp = _core._interp
+    while interp is not None:
+        if isinstance(interp, TraceInterpreter):
+            return True
+        interp = interp.parent
+    return False
 
 
 def _under_tape() -> bool:
@@ -189,7 +200,7 @@ class Function:
 
     # -- the call path -------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if _run_eagerly or (_core._interp is not _EAGER and _under_tape()):
+        if _run_eagerly or (_core._interp is not _EAGER and (_under_tape() or _inside_trace())):
             return self.python_function(*args, **kwargs)
         if not kwargs:
             # Fast path: only positional tensors / arrays, a call style seen before. Keyed by

@@ -224,3 +224,14 @@ def test_function_as_method_and_call_form():
     g = rt.function(lambda a: a + 1, name="plus_one")
     assert "plus_one" in repr(g) and g(X).shape == (2, 3)
     assert "def plus_one(a):" in g.code_for(X)
+
+
+def test_a_compiled_function_called_while_tracing_is_inlined():
+    inner = rt.function(lambda x: x.at[0].add(1.0) * 2)
+    outer = rt.function(lambda x: inner(x) + 1)
+    x = rt.asarray(np.arange(3.0))
+    np.testing.assert_array_equal(outer(x), (np.arange(3.0) + [1, 0, 0]) * 2 + 1)
+    ops = outer.graph_for(x).op_counts()
+    assert "index_update" in ops and "add" in ops, ops
+    np.testing.assert_array_equal(inner(x), (np.arange(3.0) + [1, 0, 0]) * 2)   # alone: compiled
+    assert inner.trace_count == 1
