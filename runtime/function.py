@@ -201,6 +201,9 @@ class Function:
     # -- the call path -------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if _run_eagerly or (_core._interp is not _EAGER and (_under_tape() or _inside_trace())):
+            if self.autograph and not _run_eagerly and _inside_trace():
+                from .autograph import convert       # inlined into a trace: convert as a trace would
+                return convert(self.python_function)(*args, **kwargs)
             return self.python_function(*args, **kwargs)
         if not kwargs:
             # Fast path: only positional tensors / arrays, a call style seen before. Keyed by

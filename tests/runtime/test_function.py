@@ -235,3 +235,18 @@ def test_a_compiled_function_called_while_tracing_is_inlined():
     assert "index_update" in ops and "add" in ops, ops
     np.testing.assert_array_equal(inner(x), (np.arange(3.0) + [1, 0, 0]) * 2)   # alone: compiled
     assert inner.trace_count == 1
+
+
+def test_an_inlined_function_keeps_its_autograph_conversion():
+    @rt.function
+    def inner(x):
+        if rt.sum(x) > 0:          # a traced condition: autograph makes it rt.cond
+            y = x * 2.0
+        else:
+            y = -x
+        return y
+
+    outer = rt.function(lambda x: inner(x) + 1.0)
+    np.testing.assert_array_equal(outer(rt.asarray([1.0, 2.0])), [3.0, 5.0])
+    np.testing.assert_array_equal(outer(rt.asarray([-1.0, -2.0])), [2.0, 3.0])
+    assert outer.trace_count == 1
