@@ -35,12 +35,16 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, help=f"rounds per workload (default {harness.DEFAULTS['rounds']})")
     ap.add_argument("--min-time", type=float, help="seconds per timed loop "
                     f"(default {harness.DEFAULTS['min_time']})")
+    ap.add_argument("--cpu-time", action="store_true", help="time with process CPU time instead of "
+                    "wall time (steadier when other processes share the core)")
     ap.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = ap.parse_args(argv)
     if args.rounds:
         harness.DEFAULTS["rounds"] = args.rounds
     if args.min_time:
         harness.DEFAULTS["min_time"] = args.min_time
+    if args.cpu_time:
+        harness.DEFAULTS["timer"] = "cpu"
 
     mods = discover()
     plan = []

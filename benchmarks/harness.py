@@ -46,7 +46,14 @@ _REEXEC_MARK = "EAGERMAGIC_BENCH_REEXEC"
 _pinned_cpu: int | None = None
 
 # Defaults that `python -m benchmarks --rounds N --min-time S` can change for every benchmark.
-DEFAULTS = {"rounds": 7, "min_time": 0.02, "warmup": 0.01}
+DEFAULTS = {"rounds": 7, "min_time": 0.02, "warmup": 0.01, "timer": "wall"}
+# "wall" is timeit's clock (perf_counter). "cpu" (process_time) counts only the time this process
+# ran, so another process sharing the core does not inflate it: steadier on a busy shared machine.
+TIMERS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _clock():
+    return TIMERS[DEFAULTS["timer"]]
 
 
 def pin(cpu: int | None = None) -> int | None:
@@ -109,7 +116,7 @@ def environment() -> str:
         parts.append(f"numpy {np.__version__}")
     cpu = f"cpu {_pinned_cpu}" if _pinned_cpu is not None else "UNPINNED"
     threads = "1 thread" if all(os.environ.get(v) == "1" for v in THREAD_VARS[:3]) else "threads NOT limited"
-    parts += [cpu, threads, platform.machine()]
+    parts += [cpu, threads, platform.machine(), f"{DEFAULTS['timer']} clock"]
     return ", ".join(parts)
 
 
@@ -124,13 +131,14 @@ def optional(module: str):
 # ------------------------------------------------------------------------------------------------
 def _loop(fn, number: int) -> float:
     """Seconds for `number` calls of fn, with the garbage collector off (as timeit does)."""
+    clock = _clock()
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
-        return time.perf_counter() - t0
+        return clock() - t0
     finally:
         if gc_was:
             gc.enable()
@@ -263,15 +271,15 @@ class Bench:
     def _sample(self, v: Variant) -> float:
         if v.setup is None:
             return _loop(v.fn, v.number) / v.number
-        total = 0.0
+        total, clock = 0.0, _clock()
         for _ in range(v.number):
             arg = v.setup()
             gc_was = gc.isenabled()
             gc.disable()
             try:
-                t0 = time.perf_counter()
+                t0 = clock()
                 v.fn(arg)
-                total += time.perf_counter() - t0
+                total += clock() - t0
             finally:
                 if gc_was:
                     gc.enable()
