@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the browser smoke tests (pytest -m browser, tests/browser/) need:
-# Debian's chromium and a font (apt), JupyterLab and Playwright's Python package (the `browser`
+# Debian's chromium and a font (apt), JupyterLab, Notebook 7 and Playwright's Python package (the `browser`
 # extra). Never `playwright install`: it downloads its own browser; the tests drive /usr/bin/chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +18,4 @@ fi
 
 "$PY" -m pip install -q -e ".[test,browser]"
 /usr/bin/chromium --version
-"$PY" -c "import jupyterlab, playwright; print('jupyterlab', jupyterlab.__version__)"
+"$PY" -c "import jupyterlab, notebook, playwright; print('jupyterlab', jupyterlab.__version__, 'notebook', notebook.__version__)"

@@ -24,7 +24,8 @@ def missing_requirements() -> list:
     missing = []
     if not os.access(CHROMIUM, os.X_OK):
         missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    for mod, pkg in (("jupyterlab", "jupyterlab"), ("playwright.sync_api", "playwright")):
+    for mod, pkg in (("jupyterlab", "jupyterlab"), ("notebook", "notebook"),
+                     ("playwright.sync_api", "playwright")):
         try:
             __import__(mod)
         except ImportError:
@@ -39,12 +40,14 @@ def free_port() -> int:
 
 
 class LabServer:
-    """`jupyter lab` in its own process session, with every Jupyter/IPython dir in `tmp`.
+    """`jupyter lab` (or Notebook 7: app="notebook") in its own process session, with every
+    Jupyter/IPython dir in `tmp`.
 
     The kernel is the default `python3` kernelspec of this environment, as `make lab` gets it."""
 
-    def __init__(self, root: Path, tmp: Path):
-        self.root, self.tmp = root, tmp
+    def __init__(self, root: Path, tmp: Path, app: str = "lab"):
+        assert app in ("lab", "notebook")
+        self.root, self.tmp, self.app = root, tmp, app
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,11 +65,13 @@ class LabServer:
                 "apputils-extension" / "notification.jupyterlab-settings")
         news.parent.mkdir(parents=True, exist_ok=True)
         news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+        cmd = [sys.executable, "-m", "jupyterlab" if self.app == "lab" else "notebook",
+               "--no-browser", "--allow-root",
                "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-               "--LabApp.news_url=",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}"]
+        if self.app == "lab":
+            cmd += ["--LabApp.news_url=",
+                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True, cwd=self.root)
@@ -91,6 +96,13 @@ class LabServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
         self._log.close()
+
+    def notebook_url(self, name: str) -> str:
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/{name}?token={self.token}"
+        # a workspace of its own, so JupyterLab restores no tab from an earlier test
+        stem = Path(name).stem
+        return f"{self.url}/lab/workspaces/{stem}/tree/{name}?reset&token={self.token}"
 
     def api(self, path: str):
         with urllib.request.urlopen(f"{self.url}/api/{path}?token={self.token}", timeout=5) as r:

@@ -28,16 +28,27 @@ GRAPH_MARKER = "%%graph"
 RUN_TIMEOUT = 90
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def _serve(tmp_path_factory, app):
     missing = labtools.missing_requirements()
     if missing:
         pytest.fail("browser tests need " + "; ".join(missing) + ". " + labtools.SETUP_HINT,
                     pytrace=False)
-    root = tmp_path_factory.mktemp("lab-root")
-    for name in (EAGER_NB, GRAPH_NB):    # copies: JupyterLab's autosave must not touch the repo
+    root = tmp_path_factory.mktemp(f"{app}-root")
+    for name in (EAGER_NB, GRAPH_NB):    # copies: autosave must not touch the repo's notebooks
         shutil.copy(REPO / "notebooks" / name, root / name)
-    server = labtools.LabServer(root, tmp_path_factory.mktemp("lab-home")).start()
+    return labtools.LabServer(root, tmp_path_factory.mktemp(f"{app}-home"), app).start()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    server = _serve(tmp_path_factory, "lab")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory):
+    server = _serve(tmp_path_factory, "notebook")
     yield server
     server.stop()
 
@@ -64,8 +75,7 @@ NB = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
 
 
 def open_notebook(page, lab, name):
-    # a workspace of its own, so JupyterLab restores no tab from an earlier test
-    page.goto(f"{lab.url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={lab.token}")
+    page.goto(lab.notebook_url(name))
     page.wait_for_selector(f"{NB} .jp-CodeCell", timeout=60_000)
     lab.wait_kernel_ready(name)
 
@@ -131,7 +141,11 @@ marker => {
 """
 
 
-def test_eager_tutorial_watch_updates_while_the_cell_runs(lab, page):
+@pytest.mark.parametrize("app", ["lab", "notebook7"])
+def test_eager_tutorial_watch_updates_while_the_cell_runs(app, request, page):
+    """In JupyterLab 4 and in Notebook 7: the whole eager tutorial runs, its widgets render, and
+    the watch panel changes on screen while its cell is still running."""
+    lab = request.getfixturevalue(app)
     open_notebook(page, lab, EAGER_NB)
     page.evaluate(OBSERVE, WATCH_MARKER)
     run_all_cells(page)
