@@ -9,6 +9,7 @@ assigns) are bound in the namespace only after tracing, compiling and running al
 """
 from __future__ import annotations
 
+import re
 import sys
 import types
 
@@ -152,11 +153,12 @@ class GraphMagics(Magics):
 
 def status_line(result: GraphResult) -> str:
     rec = result.record
+    sig = re.sub(r"<(function|class) (\S+?)( at 0x[0-9a-f]+)?>", r"\2", rec.signature)
     outs = ", ".join(result.outputs) or "nothing"
     if result.cache_hit:
         note = (" Python print in this cell ran when it was traced, not now (rt.print runs every "
                 "time).") if result.printed_when_traced else ""
-        return (f"%%graph: cache hit: reused the graph compiled for ({rec.signature}); "
+        return (f"%%graph: cache hit: reused the graph compiled for ({sig}); "
                 f"bound {outs}. (It was traced as trace #{rec.number}: "
                 f"{rec.total_ms:.1f} ms to trace and compile.){note}")
     first = result.reason == "first call"
@@ -164,7 +166,7 @@ def status_line(result: GraphResult) -> str:
     why = "first run of this cell" if first else result.reason
     return (f"%%graph: {what} ({why}): {rec.nodes_traced} nodes traced, {rec.nodes_optimized} "
             f"after optimizing; trace {rec.trace_ms:.2f} ms, optimize {rec.optimize_ms:.2f} ms, "
-            f"codegen {rec.codegen_ms:.2f} ms. Inputs ({rec.signature or 'none'}); bound {outs}.")
+            f"codegen {rec.codegen_ms:.2f} ms. Inputs ({sig or 'none'}); bound {outs}.")
 
 
 def _only_imports(result) -> bool:

@@ -125,13 +125,13 @@ class _Builder:
         return src
 
     def draw_const(self, g, node, src):
-        nid = self.fresh("c")
         v = node.out
-        if v.weak:
-            g.node(nid, repr(node.params["value"]), **_SCALAR)
-        else:
-            g.node(nid, _const_label(node.params["value"], v.type_str), tooltip=loc_text(node.loc)
-                   or "a constant captured while tracing", **_CONST)
+        if v.weak:              # drawn next to each use: one shared `0.0` would tangle the graph
+            src[v] = _Scalar(repr(node.params["value"]))
+            return
+        nid = self.fresh("c")
+        g.node(nid, _const_label(node.params["value"], v.type_str), tooltip=loc_text(node.loc)
+               or "a constant captured while tracing", **_CONST)
         src[v] = nid
 
     def draw_op(self, g, node, src):
@@ -159,8 +159,7 @@ class _Builder:
                 inner[v] = iid
             self.draw(c, sub, inner)
             for v in sub.outputs:
-                if v in inner:
-                    self.dot.edge(inner[v], owner, style="dashed", arrowhead="empty", tooltip=key)
+                self.edge(c, inner, v, owner, style="dashed", arrowhead="empty", tooltip=key)
 
     def draw_fused(self, g, node, src):
         body = node.params["body"]
@@ -181,10 +180,25 @@ class _Builder:
         for outer, v in zip(node.outputs, body.outputs):
             src[outer] = inner.get(v)
 
-    def edge(self, g, src, v, dst):
+    def edge(self, g, src, v, dst, **attrs):
         s = src.get(v)
+        if isinstance(s, _Scalar):
+            s = s.node(self, g)
         if s is not None:
-            self.dot.edge(s, dst)
+            self.dot.edge(s, dst, **attrs)
+
+
+class _Scalar:
+    """A Python number in the graph: a small label drawn once per use."""
+    __slots__ = ("label",)
+
+    def __init__(self, label):
+        self.label = label
+
+    def node(self, builder, g) -> str:
+        nid = builder.fresh("c")
+        g.node(nid, self.label, **_SCALAR)
+        return nid
 
 
 def _ops_in(graph) -> int:
@@ -219,15 +233,15 @@ def to_dot(graph, title: str = "", output_names=None, profile=None,
         groups = _draw_collapsed(dot, graph, src)
         note = (f"{n_ops:,} ops are more than {max_nodes} (--max-nodes), so they are collapsed "
                 f"into {groups} boxes, one per source line or fused group.")
-    else:
-        _Builder(dot, profile).draw(dot, graph, src)
+    builder = _Builder(dot, profile)
+    if not note:
+        builder.draw(dot, graph, src)
     names = output_names or {}
     for k, v in enumerate(graph.outputs):
         nid = f"out{k}"
         name = names.get(k, f"output {k}")
         dot.node(nid, f"{name}\n{v.type_str}", tooltip=f"output {name}", **_OUTPUT)
-        if v in src:
-            dot.edge(src[v], nid)
+        builder.edge(dot, src, v, nid)
     label = title + (f"\n{note}" if note else "")
     if label:
         dot.attr(label=label)
