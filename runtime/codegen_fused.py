@@ -54,49 +54,35 @@ def _ufunc(n) -> bool:
             and n.op.elementwise)
 
 
-def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, indent="    "):
-    """-> list of (source line, node or None). `out_buffers[i]` names an array to write output i
-    into (memory planning), or None to allocate one."""
-    body = node.params["body"]
-    B = node.params["block_rows"]
+def scratch_plan(body, usable_outputs, fresh=None):
+    """Where each op of a fused body writes: -> (plan, scratch, in_block, last_use).
+
+    plan[i] is a scratch name, an output Value whose block holds the result, or None (the op
+    writes its own output block, or binds a fresh small array); scratch lists (name, row shape,
+    dtype) of the buffers to allocate once (`fresh(base)` makes names; by default s0, s1 ...).
+    Scratch is reused by liveness inside the body, keyed by (row shape, dtype). An output's block
+    is free until its producer writes it: a value that dies by then can live there (softmax's exp,
+    layernorm's x - mean), which keeps the working set one buffer smaller. Only `usable_outputs`
+    lend their blocks (not an output that reuses an input whose rows are still being read).
+    """
     first = next(n for n in body.nodes if n.op.name != "const")
     loop = first.inputs[0] if first.op.reduction else first.out
-    D, lead = loop.ndim, loop.shape[0]     # every value in the group has D dims and `lead` rows
-
-    def aligned(v):
-        return v.ndim == D and v.shape[0] == lead
-
-    lines = []
-    ops = [n for n in body.nodes if n.op.name != "const"]
-    lines.append((f"{indent}# fused group: {len(ops)} ops ({', '.join(dict.fromkeys(n.op.name for n in ops))}) "
-                  f"in blocks of {B} rows of {lead}", None))
-    names: dict = {}
-    outs = dict(zip(body.outputs, out_names))
-    for v, name, buf in zip(body.outputs, out_names, out_buffers):
-        if buf is not None:
-            lines.append((f"{indent}{name} = {buf}", None))
-        else:
-            glb.setdefault("empty", np.empty)
-            lines.append((f"{indent}{name} = empty({v.shape!r}, {_dt(v.dtype)})", None))
-
-    # scratch buffers: liveness inside the body, reused by (row shape, dtype)
+    D, lead = loop.ndim, loop.shape[0]
+    fresh = fresh or (lambda base: base)
     last_use: dict = {}
     for i, n in enumerate(body.nodes):
         for v in n.inputs:
             last_use[v] = i
     body_out_set = set(body.outputs)
-    # An output's block is free until its producer writes it: a value that dies by then can live
-    # there (softmax's exp, layernorm's x - mean), which keeps the working set one buffer smaller.
-    # Not when the output reuses one of this node's inputs (its rows are still being read).
     produced_at = {v: i for i, n in enumerate(body.nodes) for v in n.outputs if v in body_out_set}
-    blocks = {o: i for o, i in produced_at.items()
-              if aligned(o) and out_buffers[body.outputs.index(o)] not in arg_names}
+    blocks = {o: produced_at[o] for o in usable_outputs
+              if o in produced_at and o.ndim == D and o.shape[0] == lead}
     busy_until = dict.fromkeys(blocks, -1)
     in_block: dict = {}          # value -> the output whose block holds it
     scratch_of: dict = {}
     free: dict = {}
     scratch: list = []           # (name, row shape, dtype)
-    plan = []                    # per node: destination kind
+    plan = []                    # per node: where its result goes
     for i, n in enumerate(body.nodes):
         if n.op.name == "const":
             plan.append(None)
@@ -125,6 +111,43 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         plan.append(s)
         if last_use.get(v) is None:       # dead inside the body (cannot happen after dce)
             free.setdefault(key, []).append(s)
+    return plan, scratch, in_block, last_use
+
+
+def scratch_bytes(node) -> int:
+    """Bytes of scratch the generated loop of a fused node allocates."""
+    body, rows = node.params["body"], node.params["block_rows"]
+    _, scratch, _, _ = scratch_plan(body, body.outputs)
+    return sum(rows * int(np.prod(tail)) * np.dtype(dt).itemsize for _, tail, dt in scratch)
+
+
+def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, indent="    "):
+    """-> list of (source line, node or None). `out_buffers[i]` names an array to write output i
+    into (memory planning), or None to allocate one."""
+    body = node.params["body"]
+    B = node.params["block_rows"]
+    first = next(n for n in body.nodes if n.op.name != "const")
+    loop = first.inputs[0] if first.op.reduction else first.out
+    D, lead = loop.ndim, loop.shape[0]     # every value in the group has D dims and `lead` rows
+
+    def aligned(v):
+        return v.ndim == D and v.shape[0] == lead
+
+    lines = []
+    ops = [n for n in body.nodes if n.op.name != "const"]
+    lines.append((f"{indent}# fused group: {len(ops)} ops ({', '.join(dict.fromkeys(n.op.name for n in ops))}) "
+                  f"in blocks of {B} rows of {lead}", None))
+    names: dict = {}
+    outs = dict(zip(body.outputs, out_names))
+    for v, name, buf in zip(body.outputs, out_names, out_buffers):
+        if buf is not None:
+            lines.append((f"{indent}{name} = {buf}", None))
+        else:
+            glb.setdefault("empty", np.empty)
+            lines.append((f"{indent}{name} = empty({v.shape!r}, {_dt(v.dtype)})", None))
+
+    usable = [o for o, buf in zip(body.outputs, out_buffers) if buf not in arg_names]
+    plan, scratch, in_block, last_use = scratch_plan(body, usable, fresh)
     glb.setdefault("empty", np.empty)
     for s, tail, dt in scratch:
         lines.append((f"{indent}{s} = empty({(B,) + tail!r}, {_dt(dt)})", None))

@@ -28,6 +28,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from ..codegen_fused import scratch_bytes
 from ..graph import Graph
 
 from . import cse, dce, fold, fusion, memory, simplify
@@ -62,22 +63,20 @@ def _mb(n: int) -> str:
 
 
 def intermediate_bytes(graph: Graph) -> int:
-    """Bytes the graph allocates for values its nodes produce (an upper bound): every output,
-    except those written into a reused buffer, plus the block-sized scratch of fused groups."""
+    """Bytes the graph allocates for values it does not return (an upper bound): every node's
+    results except those written into a reused buffer, plus the scratch of fused groups' loops."""
     plan = getattr(graph, "memory_plan", None) or {}
+    returned = set(graph.outputs)
     prod = math.prod
     total = 0
     for n in graph.nodes:
         if n.op.name == "const":
             continue
         for v in n.outputs:
-            if v not in plan:
+            if v not in plan and v not in returned:
                 total += prod(v.shape) * v.dtype.itemsize
         if n.op.name == "fused":
-            body, rows = n.params["body"], n.params["block_rows"]
-            outs = set(body.outputs)
-            total += sum(v.nbytes // max(1, v.shape[0]) * rows for m in body.nodes
-                         if m.op.name != "const" for v in m.outputs if v not in outs)
+            total += scratch_bytes(n)
     return total
 
 

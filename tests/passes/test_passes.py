@@ -204,6 +204,8 @@ def test_whole_workloads_fuse_into_one_chunked_loop(fn, x):
     assert "for lo in range(" in src and "out=" in src
     # only the output is allocated at full size: every intermediate lives in block-sized scratch
     assert src.count(f"empty({x.shape!r}") == 1
+    fuse = {r.name: r for r in f.lower(x).reports}["fuse"]
+    assert fuse.bytes_before >= 2 * x.nbytes and fuse.bytes_after <= x.nbytes / 4
     want = fn(rt.asarray(x)).numpy()
     got = f(x).numpy()
     if fn is gelu:      # x**3 -> x*x*x is the one inexact rewrite here (<= 2 ulp where it applies)
