@@ -433,8 +433,9 @@ def function(fn=None, /, **options):
     """Compile `fn` into a graph per input signature: `@rt.function` or `@rt.function(...)`.
 
     Options: static_argnames / static_argnums (values become part of the cache key),
-    passes (None = default pipeline, or a list of pass names, () for none), donate_argnames,
-    autograph.
+    passes (None = default pipeline, or a list of pass names, () for none; `rt.passes.describe()`
+    lists them), donate_argnames (the compiled code may reuse these arguments' arrays for its
+    results, as jax.jit does: do not use a donated argument after the call), autograph.
     """
     if fn is None:
         return lambda f: Function(f, **options)
