@@ -57,11 +57,15 @@ def operands(draw, n, nonneg_last=False, scalar_p=True):
     out = []
     for i, s in enumerate(shp):
         nonneg = nonneg_last and i == n - 1
-        if scalar_p and draw(st.integers(0, 3)) == 0:
+        pick = draw(st.integers(0, 7)) if scalar_p else 7
+        if pick <= 1:
             out.append(draw(py_scalars(nonneg)))
+        elif pick == 2:                  # a NumPy scalar: strong, like a 0-d array
+            dt = draw(dtypes)
+            out.append(dt.type(draw(elements(dt, nonneg))))
         else:
             out.append(draw(any_array(shape=s, nonneg=nonneg)))
-    if all(not isinstance(o, np.ndarray) for o in out):
+    if all(not isinstance(o, np.ndarray) for o in out):   # at least one array
         out[0] = draw(any_array(shape=shp[0]))
     return out
 
