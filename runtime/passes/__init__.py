@@ -133,7 +133,7 @@ def optimize(graph: Graph, passes=None, verify: bool = False, donated=()):
         ms = (time.perf_counter() - t0) * 1e3
         if verify:
             graph.verify()
-        after_b = intermediate_bytes(graph)
+        after_b = intermediate_bytes(graph) if changes else before_b
         reports.append(PassReport(name, changes, before_n, len(graph.nodes), before_b, after_b, ms))
         before_b = after_b
     for reps in sub_reports:     # what the passes did inside sub-graphs counts as theirs

@@ -18,17 +18,32 @@ def copy_graph(g: Graph) -> Graph:
     new = Graph(g.name)
     m: dict = {}
     for v in g.inputs:
-        nv = Value(v.shape, v.dtype, name=v.name, weak=v.weak)
-        m[v] = nv
+        m[v] = nv = _clone(v, None)
         new.inputs.append(nv)
+    nodes = new.nodes
     for n in g.nodes:
         nn = Node(n.op, [m[v] for v in n.inputs], dict(n.params), [], n.loc)
-        nn.outputs = [Value(v.shape, v.dtype, nn, v.index, v.name, v.weak) for v in n.outputs]
-        for a, b in zip(n.outputs, nn.outputs):
-            m[a] = b
-        new.nodes.append(nn)
+        outs = nn.outputs
+        for v in n.outputs:
+            m[v] = c = _clone(v, nn)
+            outs.append(c)
+        nodes.append(nn)
     new.outputs = [m[v] for v in g.outputs]
     return new
+
+
+_new = object.__new__
+_KNOWN_SLOTS = set(Value.__slots__) == {"shape", "dtype", "node", "index", "name", "weak", "__weakref__"}
+
+
+def _clone(v: Value, node) -> Value:
+    """A copy of `v` produced by `node` (skips Value.__init__'s conversions: already done; if
+    Value gains a field, the constructor is used instead, so nothing is left unset)."""
+    if not _KNOWN_SLOTS:
+        return Value(v.shape, v.dtype, node, v.index, v.name, v.weak)
+    c = _new(Value)
+    c.shape, c.dtype, c.node, c.index, c.name, c.weak = v.shape, v.dtype, node, v.index, v.name, v.weak
+    return c
 
 
 def make_node(op, inputs, params, out_types, loc=None, weak=False) -> Node:
