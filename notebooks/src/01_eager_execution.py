@@ -132,7 +132,8 @@ print(f"final loss {float(loss):.4f}, w = {w}")
 # ## What eager costs
 #
 # Each op goes through Python: find the op, check the inputs, call NumPy, wrap the result. For
-# big arrays that overhead vanishes next to the arithmetic; for tiny ones it dominates.
+# big arrays that overhead vanishes next to the arithmetic; for tiny ones it is a large share of
+# the time (and NumPy itself pays a similar fixed cost per call).
 #
 # **Predict, then run.** How many times slower than NumPy is adding two 2×2 tensors? And two
 # 1000×1000 ones?

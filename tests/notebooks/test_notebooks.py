@@ -40,6 +40,14 @@ def test_committed_without_outputs(name):
     assert "widgets" not in nb.metadata, f"{name}: saved widget state; clear it before committing"
 
 
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_has_predict_then_run_moments(name):
+    nb = nbformat.read(nbtools.NOTEBOOK_DIR / name, as_version=4)
+    md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert md.count("Predict, then run") + md.count("**Predict:**") >= 2, \
+        f"{name}: a tutorial should ask the reader to predict before running, at least twice"
+
+
 def test_kernel_runs_this_venv(jupyter_env):
     """The kernel the notebooks run in is this interpreter, where eagermagic is installed."""
     assert nbtools.kernel_python() == sys.executable
