@@ -21,7 +21,7 @@ from .tensor import Tensor
 from .subgraph import (  # noqa: F401  (is_traced, tracing, run_graph: used by autograph and tests)
     ControlFlowError, Missing, SubTrace, UndefinedVariableError, _as_output, _at, _aval, _carry_names, _cast_weak, _check_pred,
     _has_effects, _is_array, _is_value, _op_pair, _out_types, _same, _set_output,
-    _trace_loop_body, _tree_text, _unify_captures, _weak, is_traced, run_graph, trace_sub, tracing)
+    _trace_loop_body, _tree_text, _unify_captures, _weak, compiled, is_traced, run_graph, trace_sub, tracing)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -131,8 +131,9 @@ def _join_branches(t: SubTrace, f: SubTrace, out_names, loc):
 
 def _while_impl(*args, cond_graph, body_graph, n_carry):
     carry, consts = args[:n_carry], args[n_carry:]
-    while run_graph(cond_graph, *carry, *consts)[0]:
-        carry = run_graph(body_graph, *carry, *consts)
+    test, body = compiled(cond_graph), compiled(body_graph)
+    while test(*carry, *consts)[0]:
+        carry = body(*carry, *consts)
     return tuple(carry)
 
 
@@ -184,8 +185,9 @@ def while_traced(cond_fn, body_fn, init, names=None, loc=None):
 
 def _fori_impl(*args, lo, hi, body_graph, n_carry):
     carry, consts = args[:n_carry], args[n_carry:]
-    for i in range(lo, hi):
-        carry = run_graph(body_graph, np.int64(i), *carry, *consts)
+    body = compiled(body_graph)
+    for i in np.arange(lo, hi, dtype=np.int64):       # the index as an int64 scalar, as traced
+        carry = body(i, *carry, *consts)
     return tuple(carry)
 
 
@@ -244,9 +246,9 @@ def _fori_as_while(lower, upper, body_fn, init):
 
 def _scan_impl(*args, body_graph, length, n_carry, n_xs):
     carry, xs, consts = args[:n_carry], args[n_carry:n_carry + n_xs], args[n_carry + n_xs:]
-    ys = None
+    ys, body = None, compiled(body_graph)
     for i in range(length):
-        out = run_graph(body_graph, *carry, *(x[i] for x in xs), *consts)
+        out = body(*carry, *(x[i] for x in xs), *consts)
         carry, y = out[:n_carry], out[n_carry:]
         if ys is None:
             ys = [np.empty((length,) + np.shape(v), np.asarray(v).dtype) for v in y]

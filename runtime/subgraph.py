@@ -136,10 +136,15 @@ def _weak(v) -> bool:
 # Running sub-graphs: compiled once per Graph object, cached on it
 
 def run_graph(graph: Graph, *args):
+    return compiled(graph)(*args)
+
+
+def compiled(graph: Graph):
+    """The graph's compiled callable (made on first use, then kept on the Graph object)."""
     fn = graph.__dict__.get("_compiled_fn")
     if fn is None:
         fn = graph._compiled_fn = _compile(graph)
-    return fn(*args)
+    return fn
 
 
 def _compile(graph: Graph):
