@@ -62,10 +62,10 @@ _UNARY_NONDIFF = [
 ]
 
 
-def _first_wins(cmp):
+def _first_wins(wins, loses):
     # maximum/minimum: at a tie the first input takes the whole gradient, the second none.
-    return (lambda g, y, a, b: where(cmp(a, b), g, 0.0),
-            lambda g, y, a, b: where(cmp(a, b), 0.0, g))
+    # g * mask, not where(mask, g, 0): NumPy's where with a scalar is ~10x slower (relu backward)
+    return (lambda g, y, a, b: g * wins(a, b), lambda g, y, a, b: g * loses(a, b))
 
 
 def _pow_grad_base(g, y, a, b):
@@ -90,8 +90,8 @@ _BINARY = [
     ("multiply", np.multiply, (lambda g, y, a, b: g * b, lambda g, y, a, b: g * a)),
     ("divide", np.divide, (lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b)),
     ("pow", np.power, (_pow_grad_base, _pow_grad_exp)),
-    ("maximum", np.maximum, _first_wins(lambda a, b: greater_equal(a, b))),
-    ("minimum", np.minimum, _first_wins(lambda a, b: less_equal(a, b))),
+    ("maximum", np.maximum, _first_wins(lambda a, b: greater_equal(a, b), lambda a, b: less(a, b))),
+    ("minimum", np.minimum, _first_wins(lambda a, b: less_equal(a, b), lambda a, b: greater(a, b))),
     ("arctan2", np.arctan2, (lambda g, y, a, b: g * b / (a * a + b * b),
                              lambda g, y, a, b: -g * a / (a * a + b * b))),
     ("hypot", np.hypot, (lambda g, y, a, b: g * a / y, lambda g, y, a, b: g * b / y)),
@@ -175,8 +175,15 @@ def _where_abstract(c, x, y):
 
 
 where_op = Op("where", np.where, _where_abstract, elementwise=True,
-              vjp=(None, lambda g, out, c, x, y: where(c, g, 0.0),
-                   lambda g, out, c, x, y: where(c, 0.0, g)))
+              vjp=(None, lambda g, out, c, x, y: _masked(g, c, False),
+                   lambda g, out, c, x, y: _masked(g, c, True)))
+
+
+def _masked(g, c, negate):
+    """g where c (or where not c) holds, else 0; a product for boolean c (faster than where)."""
+    if getattr(c, "dtype", None) == np.bool_:
+        return g * (logical_not(c) if negate else c)  # noqa: F821  (defined by the table above)
+    return where(c, 0.0, g) if negate else where(c, g, 0.0)
 
 
 def where(condition, x1, x2, /):
