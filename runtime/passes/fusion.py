@@ -10,7 +10,7 @@ broadcast along axis 0 (fewer dimensions, or length 1 there) are read whole in e
 A group is only formed when it pays: two or more ops, and at least MIN_BLOCKS blocks of work
 (small arrays keep their plain one-line-per-op code). Groups never form a cycle: a node joins a
 group only if none of its inputs depends on that group through a node outside it. Groups that
-only share an input (`a * 2` and `a + 1`) are not merged (sibling fusion: a possible follow-up).
+only share an input (`a * 2` and `a + 1`) merge too (sibling fusion: the input is read once).
 Random and side-effect ops never join a group.
 
 The fused node: `outs = fused(*inputs, body=<Graph>, block_rows=B)`; `body` holds the group's
@@ -106,6 +106,7 @@ def _plan_groups(graph: Graph):
     group_of: dict = {}       # node -> group id (raw; use find)
     blocked: dict = {}        # value -> group ids reached through a node outside that group
     terminal: set = set()     # values a group produces that it cannot use itself (keepdims=False)
+    readers: dict = {}        # value from outside -> groups reading it (siblings share a loop)
     for n in graph.nodes:
         key = _key(n)
         reach = set()         # groups n's inputs depend on via outside paths
@@ -128,6 +129,9 @@ def _plan_groups(graph: Graph):
                     cands.add(g)
                 else:
                     bad.add(g)
+            for v in n.inputs:    # sibling fusion: groups that read the same input
+                if v in readers and (v.node is None or v.node.op.name != "const"):
+                    cands |= {g for g in G.roots(readers[v]) if G.key[g] == key}
             cands -= bad
             cands -= reach
             # merging two groups is a cycle if one depends on the other through an outside node
@@ -141,6 +145,11 @@ def _plan_groups(graph: Graph):
             G.blocked[g] |= reach | (direct - {g} - cands)
             if n.op.reduction and not n.params.get("keepdims"):
                 terminal.add(n.out)
+            for v in n.inputs:
+                if v.node is None or (v.node not in group_of and v.node.op.name != "const"):
+                    readers.setdefault(v, set()).add(g)
+                elif v.node in group_of and G.find(group_of[v.node]) != g:
+                    readers.setdefault(v, set()).add(g)
             out_block = reach | (direct - {g} - cands)
         else:
             out_block = reach | direct

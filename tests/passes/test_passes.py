@@ -331,3 +331,13 @@ def test_graphs_with_control_flow_optimize_and_match_eager(small_blocks):
     for k in (0.5, 2.0):
         for got, want in zip(f(x, k), fn(rt.asarray(x), k)):
             np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_sibling_ops_reading_one_input_share_a_loop():
+    x = np.random.default_rng(0).normal(size=(400, 1000))
+    f = rt.function(lambda x: (rt.exp(x) * 2.0, rt.tanh(x) + 1.0, rt.sum(x * x, axis=-1)))
+    graph = f.graph_for(x)
+    fused = [n for n in graph.nodes if n.op.name == "fused"]
+    assert len(fused) == 1 and len(fused[0].outputs) == 3
+    for got, want in zip(f(x), (np.exp(x) * 2.0, np.tanh(x) + 1.0, np.sum(x * x, axis=-1))):
+        np.testing.assert_array_equal(got.numpy(), want)
