@@ -147,8 +147,10 @@ FAILURES = {
     "read before assigned": ("%%graph\nh = rt.tanh(x @ w)\nloss = later + h\nlater = 1\n",
                              "NameError"),
     "shape": ("%%graph\nh = rt.tanh(x @ w)\nloss = x @ x\n", "RuntimeOpError"),
-    "concretization": ("%%graph\nh = rt.tanh(x @ w)\nif rt.sum(h) > 0:\n    loss = h\n",
+    "concretization": ("%%graph\nh = rt.tanh(x @ w)\nloss = h * float(rt.sum(h))\n",
                        "ConcretizationError"),
+    "autograph: one branch": ("%%graph\nh = rt.tanh(x @ w)\nif rt.sum(h) > 0:\n    loss = h\n",
+                              "loss"),
     "python exception": ("%%graph\nh = rt.tanh(x @ w)\nloss = {}['missing']\n", "KeyError"),
     "run time": ("%%graph\nh = rt.tanh(x @ w)\nloss = x[idx] * 2\n", "RuntimeOpError"),
 }
@@ -174,6 +176,19 @@ def test_error_points_at_the_cells_own_line(xw):
     assert re.search(r"at In\[\d+\]:4: loss = x @ x", out)
     # the traceback starts at the cell: the magic's machinery is not shown
     assert "graph_run.py" not in out and "function.py" not in out
+
+
+def test_if_on_a_traced_value_becomes_graph_control_flow(xw):
+    """Autograph converts the cell: `if` on a tensor is a cond in the graph, both ways right."""
+    cell = "%%graph --show none\nh = x @ w\nif rt.sum(h) > 0:\n    y = h * 2\nelse:\n    y = -h\n"
+    for sign in (1.0, -1.0):
+        xw.user_ns["w"] = rt.asarray(sign * np.abs(_np(xw, "w")) + 0.01 * sign)
+        xw.user_ns["x"] = rt.asarray(np.abs(_np(xw, "x")))
+        res, cap = run(xw, cell)
+        assert res.success, cap.stdout
+        h = _np(xw, "x") @ _np(xw, "w")
+        np.testing.assert_allclose(_np(xw, "y"), h * 2 if h.sum() > 0 else -h, rtol=1e-6)
+    assert "cache hit" in cap.stdout          # one graph serves both branches
 
 
 def test_keyboard_interrupt_while_tracing_changes_nothing(xw):
