@@ -163,6 +163,8 @@ def _source(fn):
 
 
 def _converted_ast(fn):
+    if fn.__code__.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
+        raise ConversionSkipped("generators and coroutines are not converted")
     if fn.__name__ == "<lambda>":
         raise ConversionSkipped("lambdas are not converted (write a def to use `if` on traced values)")
     src, first = _source(fn)

@@ -35,6 +35,8 @@ class Undefined(cf.Missing):
     __float__ = __int__ = __index__ = _fail
 
     def __getattr__(self, attr):
+        if attr.startswith("__"):          # protocol lookups (copy, numpy ...): not a use
+            raise AttributeError(attr)
         self._fail()
 
 
@@ -202,6 +204,18 @@ def _carry(values, names, live_out, lineno, kind):
             continue
         idx.append(i)
     return idx
+
+
+def python_loop_test(value, lineno):
+    """A `while` that started on a Python condition must stay on one: a traced condition now
+    means a loop variable became traced inside the loop."""
+    if is_traced(value):
+        raise AutographError(
+            f"the condition of the `while` loop at line {lineno} was a Python value when the loop "
+            "started but is a traced value now: a variable it reads became traced inside the "
+            "loop. Give the loop's variables tensor values before it (e.g. x = rt.asarray(1.0)) "
+            "so the whole loop becomes one graph loop.")
+    return value
 
 
 def unsupported(what, kind, lineno, fix):

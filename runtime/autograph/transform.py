@@ -205,7 +205,9 @@ class Converter:
         first = f"ag__first_{k}"
         py = _at_line(_parse(f"{first} = [ag__test_{k}]\nwhile ({first}.pop() if {first} else None):\n"
                              "    pass\n"), line)
-        py[1].test.orelse = copy.deepcopy(test)
+        recheck = _at_line(_parse(f"ag__.python_loop_test(None, {line})"), line)[0].value
+        recheck.args[0] = copy.deepcopy(test)
+        py[1].test.orelse = recheck
         py[1].body = py_body
         py[1].orelse = py_orelse
         return self._dispatch(k, test, line, traced, py)

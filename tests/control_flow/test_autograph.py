@@ -296,3 +296,24 @@ def test_library_functions_are_not_converted():
     assert convert_user_function(np.linalg.norm) is np.linalg.norm
     assert convert_user_function(rt.sum) is rt.sum
     assert convert_user_function(helper) is not helper
+
+
+def becomes_traced(x):
+    v = 1.0
+    while v < 10:                     # a Python condition at first ...
+        v = v * rt.sum(x)             # ... that becomes traced
+    return v
+
+
+def test_while_whose_condition_becomes_traced_says_so():
+    with pytest.raises(AutographError, match="was a Python value when the loop started"):
+        rt.function(becomes_traced)(rt.ones(2) * 2)
+    assert float(becomes_traced(rt.ones(2) * 2)) == 16.0       # eager: plain Python
+
+
+def test_generators_are_not_converted():
+    from runtime.autograph import why_not
+
+    def gen(x):
+        yield x
+    assert "generators" in why_not(gen)
