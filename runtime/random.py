@@ -9,7 +9,7 @@ import numpy as np
 
 from .core import Op, bind
 from .dtypes import as_dtype
-from .ops._util import as_shape, checked
+from .ops._util import as_shape, check_shape, checked
 
 _rng = np.random.default_rng()
 
@@ -37,8 +37,14 @@ def _draw_integers(*, shape, dtype, low, high):
     return _rng.integers(low, high, size=shape, dtype=dtype)
 
 
-def _abstract(*, shape, dtype, **_):
-    return shape, dtype
+def _abstract(*, shape, dtype, low=0, high=1):
+    if low >= high:
+        raise ValueError(f"low >= high ({low} >= {high}): the range of integers to draw from is empty")
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        if low < info.min or high - 1 > info.max:
+            raise ValueError(f"[{low}, {high}) is out of bounds for {np.dtype(dtype)}")
+    return check_shape(shape), dtype
 
 
 normal_op = Op("random_normal", _draw_normal, _abstract, random=True)
@@ -85,5 +91,7 @@ def integers(low, high=None, size=None, *, dtype=np.int64):
     """Random integers in [low, high) (or [0, low)), as `np.random.Generator.integers`."""
     if high is None:
         low, high = 0, low
+    if as_dtype(dtype).kind not in "iu":
+        raise TypeError(f"random integers come as an integer dtype, not {as_dtype(dtype)}")
     return bind(integers_op, shape=as_shape(size) if size is not None else (),
                 dtype=as_dtype(dtype), low=int(low), high=int(high))

@@ -97,6 +97,14 @@ def normalize_axes(axis, ndim: int):
     return tuple(sorted(out))
 
 
+def check_shape(shape) -> tuple:
+    """A shape an array can have (for abstract evals of ops that create arrays): NumPy's error
+    at trace time instead of when the compiled code runs."""
+    if any(d < 0 for d in shape):
+        raise ValueError(f"negative dimensions are not allowed (shape {tuple(shape)})")
+    return tuple(shape)
+
+
 def as_shape(shape) -> tuple:
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..core import Op, bind
 from ..dtypes import as_dtype
-from ._util import as_shape, checked
+from ._util import as_shape, check_shape, checked
 
 
 def _const_abstract(*, value):
@@ -37,7 +37,7 @@ def asarray(obj, /, *, dtype=None, copy=None):
 
 
 def _full_abstract(*, shape, fill_value, dtype):
-    return shape, dtype
+    return check_shape(shape), dtype
 
 
 full_op = Op("full", lambda *, shape, fill_value, dtype: np.full(shape, fill_value, dtype),

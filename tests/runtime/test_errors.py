@@ -79,7 +79,22 @@ def bad_index(a):
     return a[0, 0, 0]
 
 
+def bad_zeros_shape(a):
+    return a + rt.zeros((2, -1))
+
+
+def bad_random_shape(a):
+    return a + rt.random.normal(size=(-3,))
+
+
+def bad_integer_range(a):
+    return a + rt.random.integers(0, 300, size=3, dtype=rt.uint8)
+
+
 CASES = [
+    (bad_zeros_shape, ["full(shape=(2, -1)", "negative dimensions"]),
+    (bad_random_shape, ["random_normal(shape=(-3,)", "negative dimensions"]),
+    (bad_integer_range, ["random_integers(", "out of bounds for uint8"]),
     (bad_broadcast, ["add(f64[2,3], f64[3,2])", "broadcast"]),
     (bad_axis, ["sum(f64[2,3]", "axis 5", "out of bounds"]),
     (bad_argmax_axis, ["argmax(f64[2,3]", "axis -3"]),
