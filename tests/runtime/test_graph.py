@@ -146,3 +146,25 @@ def test_evaluate_agrees_with_eager_on_generated_programs(program):
         a = np.asarray(a)
         assert a.dtype == e.dtype and a.shape == e.shape, (k, prog[k])
         np.testing.assert_array_equal(a, e, err_msg=str(prog[k]))
+
+
+def test_every_node_records_the_users_line_not_runtime_internals():
+    def f(x):
+        y = rt.nn.layer_norm(x)             # many ops inside rt.nn: all belong to this line
+        return rt.nn.softmax(y)
+
+    g = traced(f, X)
+    first = f.__code__.co_firstlineno
+    lines = {n.loc.lineno for n in g.nodes if n.loc is not None}
+    assert lines == {first + 1, first + 2}
+    assert all(n.loc.filename == __file__ for n in g.nodes if n.loc is not None)
+
+
+def test_generated_code_releases_big_values_after_their_last_use():
+    big = rt.ones((100, 100))
+    code = rt.function(lambda a: rt.sum(rt.exp(rt.tanh(a) * 2.0) + a, axis=0), passes=()).code_for(big)
+    lines = [ln.split("#")[0].strip() for ln in code.splitlines()]
+    assert lines.index("del v0") == lines.index("v1 = multiply(v0, 2.0)") + 1
+    assert "del a" not in lines                     # inputs belong to the caller
+    small = rt.function(lambda a: rt.exp(rt.tanh(a)), passes=()).code_for(rt.ones(3))
+    assert "del" not in small                       # below 16 KB a del line saves nothing
