@@ -1,12 +1,11 @@
-"""Fixtures for layer 3: an isolated Jupyter environment and notebooks executed once per session."""
-import os
+"""Fixtures for layer 3: an isolated Jupyter environment and notebooks executed once per test module."""
 
 import pytest
 
 import nbtools
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def jupyter_env(tmp_path_factory):
     """Point Jupyter at a temporary data/config/runtime dir holding a kernelspec for this venv."""
     env = nbtools.isolated_jupyter_env(tmp_path_factory.mktemp("jupyter"))
@@ -16,9 +15,10 @@ def jupyter_env(tmp_path_factory):
         yield env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def executed(jupyter_env):
-    """`executed("01_eager_execution.ipynb")` -> (notebook with outputs, seconds), run once."""
+    """`executed("01_eager_execution.ipynb")` -> (notebook with outputs, seconds), run once.
+    Module-scoped like jupyter_env, so the environment changes end with this module."""
     cache = {}
 
     def run(name):
