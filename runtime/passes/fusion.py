@@ -175,7 +175,7 @@ def _block_rows(members, key) -> int:
     return max(1, CHUNK_ELEMENTS // max(1, row))
 
 
-def _build(members, graph_outputs, used_outside, index, block_rows):
+def _build(members, graph_outputs, used_outside, index, block_rows, key):
     """The fused node for one group: body sub-graph and outer inputs/outputs."""
     inside = set(members)
     body = Graph(f"fused{index}")
@@ -185,7 +185,9 @@ def _build(members, graph_outputs, used_outside, index, block_rows):
         for v in n.inputs:
             if v in m or (v.node is not None and v.node in inside):
                 continue
-            if v.node is not None and v.node.op.name == "const":
+            if v.node is not None and v.node.op.name == "const" and not _row_aligned(v, key):
+                # a constant read whole in every block lives in the body; a row-aligned one
+                # (an array with the loop's rows) stays outside and is read in blocks
                 c = make_node(v.node.op, [], dict(v.node.params), [(v.shape, v.dtype)],
                               v.node.loc, weak=v.weak)
                 body.nodes.append(c)
@@ -281,7 +283,8 @@ def fuse(graph: Graph):
     pos = {n: i for i, n in enumerate(graph.nodes)}
     for k, g in enumerate(groups):
         members = sorted(G.members[g], key=pos.__getitem__)
-        node, outmap = _build(members, graph_outputs, used_outside, k, _block_rows(members, G.key[g]))
+        node, outmap = _build(members, graph_outputs, used_outside, k,
+                              _block_rows(members, G.key[g]), G.key[g])
         fused_nodes[g] = node
         subst.update(outmap)
     nodes, used = [], set(graph.outputs)

@@ -18,7 +18,7 @@ BINARY = ["add", "subtract", "multiply", "divide", "maximum", "where_gt", "pow_i
 SCALAR = ["mul1", "add0", "sub0", "div1", "mul_neg1", "div4", "div_half", "div3", "pow1",
           "pow2", "pow_half", "pow_m1", "add_scalar", "mul_scalar", "rsub_scalar", "int_scale"]
 REDUCE = ["sum", "mean", "max", "min", "var", "argmax", "prod"]
-MOVE = ["transpose2", "reshape2", "astype32", "astype64", "gram"]
+MOVE = ["transpose2", "reshape2", "astype32", "astype64", "gram", "const_array"]
 RANDOM = ["normal", "normal_twice"]
 CONTROL = ["cond", "loop"]
 
@@ -123,6 +123,8 @@ def _step(op, a, b, extra):
     if op == "gram":              # a fresh full-size array from outside any fused group
         m = rt.reshape(_float(a), (a.shape[0], -1)) if a.ndim else rt.reshape(_float(a), (1, 1))
         return m @ rt.transpose(m) * 0.1
+    if op == "const_array":       # a NumPy array captured as a constant of a's shape
+        return a * np.linspace(-1.0, 1.0, max(1, int(np.prod(a.shape)))).reshape(a.shape)
     if op == "astype32":
         return rt.astype(a, rt.float32)
     if op == "astype64":
