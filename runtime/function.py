@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import gc
 import inspect
+import math
 import operator
 import time
 import warnings
@@ -123,7 +124,13 @@ def _leaf_sig(x, static: bool):
         raise TypeError(f"argument value {x!r} is not hashable: non-tensor arguments are part of "
                         "the cache key, so they must be hashable (use a tuple instead of a list, "
                         "or pass arrays as tensors)") from None
+    if type(x) is float:
+        # -0.0 == 0.0 but 1/x differs; nan != nan would miss the cache on every call
+        return ("static", float, x if x == x else _NAN, math.copysign(1.0, x))
     return ("static", type(x), x)
+
+
+_NAN = float("nan")     # one nan object: tuples compare items by identity first
 
 
 def _sig_text(sig) -> str:

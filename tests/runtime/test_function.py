@@ -250,3 +250,13 @@ def test_an_inlined_function_keeps_its_autograph_conversion():
     np.testing.assert_array_equal(outer(rt.asarray([1.0, 2.0])), [3.0, 5.0])
     np.testing.assert_array_equal(outer(rt.asarray([-1.0, -2.0])), [2.0, 3.0])
     assert outer.trace_count == 1
+
+
+def test_static_float_keys_tell_signed_zeros_apart_and_hit_for_nan():
+    f = rt.function(lambda x, k: x / k)
+    one = rt.asarray([1.0])
+    assert float(f(one, 0.0)[0]) == np.inf
+    assert float(f(one, -0.0)[0]) == -np.inf, "-0.0 reused the trace made for 0.0"
+    f(one, float("nan"))
+    f(one, float("nan"))                       # a different nan object: still the same key
+    assert f.trace_count == 3 and f.cache_hits == 1
