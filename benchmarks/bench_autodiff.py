@@ -1,7 +1,10 @@
 """Autodiff speed: P1g (eager ops on a gradient tape, and forward + backward) and P4 (an MLP
 training step, eager and compiled, against the same step written by hand in NumPy).
 
-    python -m benchmarks p1g p4          (or: python -m benchmarks.bench_autodiff)
+    python -m benchmarks p1g p4 [--cpu-time]    (or: python -m benchmarks.bench_autodiff)
+
+On a machine others are using, --cpu-time (process time instead of wall time) gives figures
+that do not depend on their load.
 
 Targets (shared/BENCHMARKS.md): P1g <= 2.2x raw NumPy per op while recording, <= 6x per forward
 op for forward + backward; P4 compiled <= 1.05x and eager <= 1.15x the hand-written NumPy step.
