@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import bind
+from .core import ShapedArray, bind
 from .dtypes import short_type
 from .errors import user_location
 from .pytree import flatten, leaf_paths, unflatten
@@ -21,7 +21,7 @@ from .tensor import Tensor
 from .subgraph import (  # noqa: F401  (is_traced, tracing, run_graph: used by autograph and tests)
     ControlFlowError, Missing, SubTrace, UndefinedVariableError, _as_output, _at, _aval, _carry_names, _cast_weak, _check_pred,
     _has_effects, _is_array, _is_value, _op_pair, _out_types, _same, _set_output,
-    _trace_loop_body, _tree_text, _unify_captures, _weak, compiled, is_traced, run_graph, trace_sub, tracing)
+    _trace_loop_body, _tree_text, _unify_captures, _weak, check_inputs, compiled, is_traced, run_graph, trace_sub, tracing)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -35,6 +35,8 @@ def _cond_abstract(pred, *args, true_graph, false_graph):
     shape = getattr(pred, "shape", ())
     if tuple(shape) != ():
         raise ControlFlowError(f"cond's predicate must be a scalar, got shape {tuple(shape)}")
+    check_inputs(args, true_graph, "cond")
+    check_inputs(args, false_graph, "cond")
     return _out_types(true_graph)
 
 
@@ -138,6 +140,8 @@ def _while_impl(*args, cond_graph, body_graph, n_carry):
 
 
 def _while_abstract(*args, cond_graph, body_graph, n_carry):
+    check_inputs(args, cond_graph, "while_loop")
+    check_inputs(args, body_graph, "while_loop")
     return _out_types(body_graph)
 
 
@@ -192,6 +196,7 @@ def _fori_impl(*args, lo, hi, body_graph, n_carry):
 
 
 def _fori_abstract(*args, lo, hi, body_graph, n_carry):
+    check_inputs(args, body_graph, "fori_loop", skip=1)
     return _out_types(body_graph)
 
 
@@ -260,6 +265,9 @@ def _scan_impl(*args, body_graph, length, n_carry, n_xs):
 
 
 def _scan_abstract(*args, body_graph, length, n_carry, n_xs):
+    xs = [ShapedArray(x.shape[1:], x.dtype) if not isinstance(x, (int, float, bool)) else x
+          for x in args[n_carry:n_carry + n_xs]]
+    check_inputs(args[:n_carry] + tuple(xs) + args[n_carry + n_xs:], body_graph, "scan")
     outs = _out_types(body_graph)
     return outs[:n_carry] + [((length,) + tuple(s), d) for s, d in outs[n_carry:]]
 

@@ -185,6 +185,9 @@ class Graph:
                 defined.add(v)
             if check_types:
                 self._check_types(i, n)
+            for p in n.params.values():      # sub-graphs (cond branches, loop bodies ...) too
+                if isinstance(p, Graph):
+                    p.verify(check_types)
         for v in self.outputs:
             if v not in defined:
                 raise GraphError(f"graph output {v!r} is not defined")

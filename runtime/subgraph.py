@@ -166,6 +166,20 @@ def _op_pair(name, impl, abstract_eval, doc):
     return pure, effectful
 
 
+def check_inputs(args, graph: Graph, what: str, skip: int = 0):
+    """abstract_eval's check (and so verify()'s) that a node feeds its sub-graph the types
+    the sub-graph was traced with. Python numbers are only counted."""
+    ins = graph.inputs[skip:]
+    if len(args) != len(ins):
+        raise ControlFlowError(f"{what}: {len(args)} inputs for a sub-graph of {len(ins)}")
+    for a, v in zip(args, ins):
+        if isinstance(a, _PY_NUMBERS):
+            continue
+        if tuple(a.shape) != v.shape or np.dtype(a.dtype) != v.dtype:
+            raise ControlFlowError(f"{what}: input {v.name} is {short_type(a.dtype, a.shape)} but the "
+                                   f"sub-graph expects {v.type_str}")
+
+
 def _out_types(graph):
     return [(v.shape, v.dtype) for v in graph.outputs]
 

@@ -199,3 +199,17 @@ def test_unused_pure_cond_is_dropped_but_random_draws_in_a_loop_stay():
         return x + 1
     ops = rt.function(f).graph_for(rt.ones(2)).op_counts()
     assert "cond" not in ops and ops.get("fori_loop_effectful") == 1
+
+
+def test_verify_checks_subgraphs_and_what_feeds_them():
+    g = rt.function(lambda x: rt.cond(rt.sum(x) > 0, lambda: x * 2, lambda: x)).traced_graph_for(rt.ones(2))
+    g.verify()
+    [node] = [n for n in g.nodes if n.op.name == "cond"]
+    inner = node.params["true_graph"]
+    inner.inputs[0].dtype = np.dtype(np.float32)          # a broken rewrite
+    with pytest.raises(rt.GraphError, match="expects f32"):
+        g.verify()
+    inner.inputs[0].dtype = np.dtype(np.float64)
+    inner.outputs.append(rt.Graph().add_input((), np.float64, "stray"))   # not defined in it
+    with pytest.raises(rt.GraphError, match="not defined"):
+        g.verify()
