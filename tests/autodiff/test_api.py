@@ -381,3 +381,29 @@ def test_vjp_passes_integer_primals_through_with_none_cotangent():
     out, back = rt.vjp(lambda x: (x * 3.0, rt.argmax(x)), x)     # an integer output: no cotangent
     (g,) = back((rt.ones(3), rt.asarray(0)))
     np.testing.assert_allclose(g.numpy(), [3.0, 3.0, 3.0])
+
+
+@settings(max_examples=40)
+@given(st.lists(st.integers(1, 3), min_size=0, max_size=3), st.data(),
+       st.sampled_from(["add", "multiply", "divide", "maximum", "subtract"]),
+       st.sampled_from([np.float32, np.float64]))
+def test_broadcasting_gradients_sum_back_to_each_input_shape(shape, data, name, dtype):
+    # each input keeps a random subset of the output's axes (as size 1 or dropped in front)
+    def sub(shape):
+        keep = data.draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
+        s = [d if k else 1 for d, k in zip(shape, keep)]
+        drop = data.draw(st.integers(0, len(s)))
+        return tuple(s[drop:])
+    sa, sb = sub(shape), sub(shape)
+    rng = np.random.default_rng(len(shape))
+    a = rng.uniform(0.5, 1.5, sa).astype(dtype)
+    b = (rng.uniform(0.5, 1.5, sb) + 0.03).astype(dtype)
+    fn = getattr(rt, name)
+    ga, gb = rt.grad(lambda a, b: rt.sum(fn(a, b) * 1.5), argnums=(0, 1))(rt.asarray(a), rt.asarray(b))
+    agf = getattr(anp, name)
+    ea, eb = autograd.grad(lambda a, b: anp.sum(agf(a, b) * 1.5), (0, 1))(a.astype(np.float64),
+                                                                           b.astype(np.float64))
+    assert ga.shape == sa and gb.shape == sb and ga.dtype == dtype and gb.dtype == dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(ga.numpy(), ea, rtol=tol, atol=tol)
+    np.testing.assert_allclose(gb.numpy(), eb, rtol=tol, atol=tol)
