@@ -246,7 +246,7 @@ def test_random_programs_eager_compiled_and_numpy_agree(program):
         optimized = rt.function(lambda *xs: run_program(prog, xs))
         for k, (c, e) in enumerate(zip(optimized(*tensors), eager)):
             _close(c, e, f"compiled (default passes) step {k}: {prog[k]}", exact=False)
-        optimized.graph_for(*tensors).verify()
+        rt.passes.optimize(plain.traced_graph_for(*tensors), verify=True)   # after every pass
 
 
 @pytest.mark.parametrize("passes", [(), None])
@@ -320,7 +320,7 @@ def test_fused_big_programs_match_eager(program):
         eager = run_program(prog, tensors)
         f = rt.function(lambda *xs: run_program(prog, xs))
         got = f(*tensors)
-        f.graph_for(*tensors).verify()
+        rt.passes.optimize(f.traced_graph_for(*tensors), verify=True)       # after every pass
     for k, (c, e) in enumerate(zip(got, eager)):
         _close(c, e, f"fused step {k}: {prog[k]}", exact=False)
 
