@@ -92,7 +92,6 @@ class GradientTape(Interpreter):
         self._watched: list = []       # keeps watched objects (and so their ids) alive
         self._cuts: list = []          # (how, type, location) of tracked values that escaped
         self._nondiff: set = set()     # names of nondiff ops applied to tracked values
-        self._used = False
         self._last_none: list = []
         self._p = self._p1 = self._p2 = None
 
@@ -107,6 +106,8 @@ class GradientTape(Interpreter):
             return out
         if op.nondiff:
             self._nondiff.add(op.name)
+            return out
+        if out is None:                  # an effect without a result (rt.print)
             return out
         self._records.append((op, args, params, out))
         if op.multiple_results:
