@@ -116,10 +116,11 @@ def images(page):
     return found
 
 
-# A MutationObserver that snapshots the watch cell's widget text whenever the page changes,
-# noting whether the cell's prompt still says [*] (running).
+# A MutationObserver that snapshots, whenever the page changes, the row of the watch panel that
+# shows `loss` (the widget whose bold name is "loss") in the watch cell, noting whether the
+# cell's prompt still says [*] (running).
 OBSERVE = """
-marker => {
+([marker, name]) => {
   window.__snapshots = [];
   const cellFor = () => [...document.querySelectorAll(
       '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')]
@@ -128,10 +129,11 @@ marker => {
     const cell = cellFor();
     if (!cell) return;
     const running = (cell.querySelector('.jp-InputPrompt')?.textContent || '').includes('*');
-    const widgets = [...cell.querySelectorAll('.jp-OutputArea .jupyter-widgets')];
-    if (!widgets.length) return;
-    const text = widgets.map(w => w.textContent).join('|')
-      + [...cell.querySelectorAll('.jp-OutputArea img')].map(i => i.src.length).join(',');
+    const row = [...cell.querySelectorAll('.jp-OutputArea .jupyter-widgets.widget-html')]
+      .find(w => w.querySelector('b')?.textContent.trim() === name);
+    if (!row) return;
+    const text = row.textContent + [...row.querySelectorAll('img, svg')].map(
+      i => i.outerHTML.length).join(',');
     const last = window.__snapshots[window.__snapshots.length - 1];
     if (!last || last.text !== text || last.running !== running)
       window.__snapshots.push({t: performance.now(), running, text});
@@ -147,20 +149,21 @@ def test_eager_tutorial_watch_updates_while_the_cell_runs(app, request, page):
     the watch panel changes on screen while its cell is still running."""
     lab = request.getfixturevalue(app)
     open_notebook(page, lab, EAGER_NB)
-    page.evaluate(OBSERVE, WATCH_MARKER)
+    page.evaluate(OBSERVE, [WATCH_MARKER, "loss"])
     run_all_cells(page)
     wait_all_executed(page)
     assert_no_errors_shown(page)
     snaps = page.evaluate("window.__snapshots")
     live = [s for s in snaps if s["running"]]
     distinct = {s["text"] for s in live}
-    print(f"watch panel: {len(snaps)} snapshots, {len(distinct)} distinct while running")
+    print(f"loss row: {len(snaps)} snapshots, {len(distinct)} distinct while running; "
+          f"first {live[0]['text'][:80]!r} last {live[-1]['text'][:80]!r}" if live else "none")
     assert len(distinct) >= 3, (
-        f"the watch panel changed {len(distinct)} time(s) while its cell ran (want >= 3): "
-        f"updates did not reach the browser during the run. Snapshots: {snaps[:5]}")
-    assert "loss" in live[-1]["text"], live[-1]["text"][:500]
+        f"the watched `loss` changed on screen {len(distinct)} time(s) while its cell ran "
+        f"(want >= 3): updates did not reach the browser during the run. Snapshots: {snaps[:5]}")
     finished = [s for s in snaps if not s["running"]]
     assert finished, "no snapshot after the cell finished"
+    assert "0.0100" in finished[-1]["text"], f"final loss not shown: {finished[-1]['text'][:300]}"
     assert all(w > 0 for w, _ in images(page))
     assert page.locator(f"{NB} .jp-OutputArea .jupyter-widgets").count() >= 2
 
