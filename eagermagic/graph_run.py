@@ -56,6 +56,7 @@ class GraphResult:
     printed_when_traced: bool = False   # a cache hit whose trace printed (not repeated now)
     run_output: str = ""          # what ran at run time (rt.print)
     output_names: dict = field(default_factory=dict)    # graph output index -> name
+    input_names: dict = field(default_factory=dict)     # graph input index -> name
     timings: Timings | None = None
     check: CheckReport | None = None
     profile: ProfileReport | None = None
@@ -103,7 +104,8 @@ class GraphResult:
                 title += " (the same as traced: no pass changed it)"
             if prof:
                 title += " (coloured by time per node)"
-            self._views[which] = GraphView(g, title, self.output_names, prof, self.max_nodes)
+            self._views[which] = GraphView(g, title, self.output_names, prof, self.max_nodes,
+                                           self.input_names)
         return self._views[which]
 
     @property
@@ -243,7 +245,8 @@ def run_graph_cell(cell: str, ns: dict, cache: CellCache, filename: str, opts: O
         reason=(identity_reason or entry.record.reason) if traced else "",
         trace_output=trace_buf.getvalue(), run_output=run_buf.getvalue(),
         printed_when_traced=not traced and entry.record.number in entry_cf.printed_at_trace,
-        output_names=_output_names(out, entry), max_nodes=opts.max_nodes)
+        output_names=_output_names(out, entry), max_nodes=opts.max_nodes,
+        input_names=_input_names(bindings, args, entry.graph))
 
     eager_args = None
     if opts.check or opts.compare:
@@ -275,7 +278,8 @@ def _retracing_message(fn) -> str:
 def _output_names(out, entry) -> dict:
     """Graph output index -> the cell's name for it ('h', 'params["w"]', '(last expression)')."""
     names = {}
-    for (kind, k), path in zip(entry.out_spec, _leaf_names(out, "")):
+    paths = (name for key in sorted(out, key=repr) for name, _ in _named_leaves(out[key], key))
+    for (kind, k), path in zip(entry.out_spec, paths):
         if kind == "dyn":
             if path.startswith(cellmod.LAST):
                 path = "(last expression)" + path[len(cellmod.LAST):]
@@ -283,17 +287,26 @@ def _output_names(out, entry) -> dict:
     return names
 
 
-def _leaf_names(tree, prefix):
-    """Names of the leaves in the order runtime.pytree.flatten visits them."""
+def _input_names(bindings, args, graph) -> dict:
+    """Graph input index -> the cell's name for it (`params['w']` rather than `params_w`).
+    rt.function makes inputs of the array leaves of its arguments, in parameter order."""
+    names = [name for p, value in zip(bindings.inputs, args)
+             for name, leaf in _named_leaves(value, p) if cellmod.is_array(leaf)]
+    if len(names) != len(graph.inputs):
+        return {}
+    return dict(enumerate(names))
+
+
+def _named_leaves(tree, prefix):
     tp = type(tree)
     if tp is dict:
         for k in sorted(tree, key=repr):
-            yield from _leaf_names(tree[k], f"{prefix}[{k!r}]" if prefix else str(k))
+            yield from _named_leaves(tree[k], f"{prefix}[{k!r}]")
     elif tp in (list, tuple) or (isinstance(tree, tuple) and hasattr(tree, "_fields")):
         for i, x in enumerate(tree):
-            yield from _leaf_names(x, f"{prefix}[{i}]")
+            yield from _named_leaves(x, f"{prefix}[{i}]")
     elif tree is not None:
-        yield prefix
+        yield prefix, tree
 
 
 def _graph_arrays(fn, args):

@@ -215,9 +215,10 @@ def _ops_in(graph) -> int:
 
 
 def to_dot(graph, title: str = "", output_names=None, profile=None,
-           max_nodes: int = DEFAULT_MAX_NODES) -> tuple:
-    """-> (graphviz.Digraph, note). `output_names` maps output index -> name; `profile` maps
-    nodes -> seconds (nodes are coloured by it); the note says when the graph was collapsed."""
+           max_nodes: int = DEFAULT_MAX_NODES, input_names=None) -> tuple:
+    """-> (graphviz.Digraph, note). `output_names` / `input_names` map output / input index ->
+    name; `profile` maps nodes -> seconds (nodes are coloured by it); the note says when the
+    graph was collapsed."""
     dot = graphviz.Digraph(name=graph.name, graph_attr=dict(
         rankdir="TB", fontname="Helvetica", fontsize="11", labelloc="t", nodesep="0.25",
         ranksep="0.3"), node_attr=dict(fontname="Helvetica", fontsize="11", height="0.3"),
@@ -225,7 +226,8 @@ def to_dot(graph, title: str = "", output_names=None, profile=None,
     src = {}
     for i, v in enumerate(graph.inputs):
         nid = f"in{i}"
-        dot.node(nid, f"{v.name}\n{v.type_str}", tooltip=f"input {v.name}", **_INPUT)
+        name = (input_names or {}).get(i, v.name)
+        dot.node(nid, f"{name}\n{v.type_str}", tooltip=f"input {name}", **_INPUT)
         src[v] = nid
     n_ops = _ops_in(graph)
     note = ""
@@ -319,10 +321,10 @@ class GraphView:
     """
 
     def __init__(self, graph, title: str = "", output_names=None, profile=None,
-                 max_nodes: int = DEFAULT_MAX_NODES):
+                 max_nodes: int = DEFAULT_MAX_NODES, input_names=None):
         self.graph = graph
         self.title = title
-        self.dot, self.note = to_dot(graph, title, output_names, profile, max_nodes)
+        self.dot, self.note = to_dot(graph, title, output_names, profile, max_nodes, input_names)
         self._svg = None
         self.error = None          # why there is no picture, if there is none
 

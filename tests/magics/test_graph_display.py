@@ -69,6 +69,15 @@ def test_distinct_styles_for_inputs_outputs_and_constants(ip):
     assert "plaintext" in attrs("2.0")                                              # scalar
 
 
+def test_inputs_and_outputs_are_named_as_in_the_cell(ip):
+    ip.run_cell("params = {'w': rt.ones((3, 2)), 'b': rt.zeros((2,))}\nxs = [rt.ones((4, 3))]")
+    with capture_output():
+        r = ip.run_cell_magic("graph", "-o --show none", "out = {'y': xs[0] @ params['w'] + params['b']}\n")
+    src = r.view("traced").source
+    for name in ("params['w']", "params['b']", "xs[0]", "out['y']"):
+        assert f'label="{name}\n' in src, name
+
+
 def test_dot_missing_shows_dot_text_and_says_so_once(big, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))          # graphviz finds no `dot`: the real error path
     render.reset_missing_dot_note()
