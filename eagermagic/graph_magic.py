@@ -21,7 +21,8 @@ from IPython.display import Code, display
 from runtime.errors import FILE_LABELS
 
 from . import render
-from .graph_run import CellCache, GraphResult, Options, run_graph_cell, without_tensors
+from .graph_run import (TRACE_OUTPUT_HEADER, CellCache, GraphResult, Options, run_graph_cell,
+                        without_tensors)
 from .report import PassTable
 
 SHOW_CHOICES = ("traced", "optimized", "both", "none")
@@ -131,8 +132,7 @@ class GraphMagics(Magics):
         if not without_tensors(result):
             print(status_line(result))
         if result.trace_output:
-            print("── trace-time output (Python print runs once, while tracing; use rt.print to "
-                  "print on every run) ──")
+            print(TRACE_OUTPUT_HEADER)
             print(result.trace_output, end="" if result.trace_output.endswith("\n") else "\n")
         if result.run_output:
             print("── run-time output ──")

@@ -24,6 +24,8 @@ from .report import CheckReport, ProfileReport, compare_outputs
 from .timing import Timings, measure
 
 CACHE_SIZE = 64
+TRACE_OUTPUT_HEADER = ("── trace-time output (Python print runs once, while tracing; use rt.print to "
+                       "print on every run) ──")
 
 
 @dataclass
@@ -218,9 +220,15 @@ def run_graph_cell(cell: str, ns: dict, cache: CellCache, filename: str, opts: O
 
     traces_before = len(fn.ledger)
     trace_buf = io.StringIO()
-    with contextlib.redirect_stdout(trace_buf), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", rt.RetracingWarning)
-        entry = fn.lower(*args)
+    try:
+        with contextlib.redirect_stdout(trace_buf), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", rt.RetracingWarning)
+            entry = fn.lower(*args)
+    except BaseException:
+        if trace_buf.getvalue():           # what the cell printed before failing helps debug it
+            print(TRACE_OUTPUT_HEADER)
+            print(trace_buf.getvalue(), end="")
+        raise
     for w in caught:
         if issubclass(w.category, rt.RetracingWarning):
             warnings.warn(_retracing_message(fn), rt.RetracingWarning, stacklevel=2)

@@ -229,6 +229,12 @@ def test_python_print_is_labelled_trace_time_and_not_repeated(xw):
     assert "Python print in this cell ran when it was traced, not now" in cap.stdout
 
 
+def test_print_before_a_failure_is_still_shown(xw):
+    res, cap = run(xw, "%%graph\nprint('about to fail', x.shape)\ny = x @ x\n")
+    assert not res.success
+    assert "trace-time output" in cap.stdout and "about to fail (4, 3)" in cap.stdout
+
+
 def test_unknown_option_shows_usage(xw):
     res, cap = run(xw, "%%graph --bogus\ny = x\n")
     assert not res.success
