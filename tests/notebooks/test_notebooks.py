@@ -289,6 +289,10 @@ def check_04(nb):
     graph_ms = _number_after("compiled", timing)
     assert eager_ms > 0 and graph_ms > 0 and "speed-up" in timing, timing
 
+    compare = text(outputs(tagged(nb, "train-compare")))
+    for what in ("params_c", "speed-up", "break-even", "mean ± std. dev. of 3 runs"):
+        assert what in compare, f"%%graph --compare on a training step lacks {what!r}:\n{compare}"
+
     (boundary,) = _widgets_displayed(nb, tagged(nb, "boundary"))
     assert "f32[48,48]" in nbtools.widget_tree_text(nb, boundary)
     assert "data:image/png" in nbtools.widget_tree_raw(nb, boundary), "no picture of the boundary"
