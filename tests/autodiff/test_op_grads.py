@@ -181,3 +181,30 @@ def test_second_derivatives(name, mode):
 def anp_dot(a, b):
     import autograd.numpy as anp
     return anp.sum(a * b)
+
+
+NN = {
+    "relu": lambda x: rt.nn.relu(x), "sigmoid": lambda x: rt.nn.sigmoid(x),
+    "softplus": lambda x: rt.nn.softplus(x), "gelu": lambda x: rt.nn.gelu(x),
+    "logsumexp": lambda x: rt.nn.logsumexp(x, axis=1), "softmax": lambda x: rt.nn.softmax(x),
+    "log_softmax": lambda x: rt.nn.log_softmax(x, axis=0),
+    "layer_norm": lambda x: rt.nn.layer_norm(x, weight=rt.asarray(np.arange(1.0, 5.0))),
+    "clip": lambda x: rt.clip(x, -0.5, 0.7),
+}
+
+
+@pytest.mark.parametrize("name", list(NN))
+@pytest.mark.parametrize("compiled", [False, True])
+def test_nn_helpers_gradients_match_finite_differences(name, compiled):
+    fn = NN[name]
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 2, (3, 4))
+    x = np.where(np.abs(x) < 0.05, 0.3, x)                     # away from relu's kink
+    x = np.where(np.abs(np.abs(x - 0.1) - 0.6) < 0.05, 0.0, x)  # and from clip's bounds
+    ct = rng.normal(size=(3, 4) if name != "logsumexp" else (3,))
+    f = lambda v: rt.sum(fn(v) * ct)  # noqa: E731
+    g = (rt.function(rt.grad(f)) if compiled else rt.grad(f))(rt.asarray(x)).numpy()
+    v = rng.normal(size=x.shape)
+    eps = 1e-6
+    fd = (float(f(rt.asarray(x + eps * v))) - float(f(rt.asarray(x - eps * v)))) / (2 * eps)
+    assert np.isclose(np.sum(g * v), fd, rtol=1e-6, atol=1e-8), (name, np.sum(g * v), fd)
