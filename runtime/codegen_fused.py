@@ -54,7 +54,18 @@ def _ufunc(n) -> bool:
             and n.op.elementwise)
 
 
-def scratch_plan(body, usable_outputs, fresh=None):
+def _loop_of(body, flat):
+    """(aligned(v), row tail of v): which values are read in blocks, and a block's shape after
+    its first axis. Flat loops run over the flattened elements of one shape."""
+    first = next(n for n in body.nodes if n.op.name != "const")
+    loop = first.inputs[0] if first.op.reduction else first.out
+    if flat:
+        return (lambda v: v.shape == loop.shape), (lambda v: ()), int(np.prod(loop.shape))
+    D, lead = loop.ndim, loop.shape[0]     # every value in the group has D dims and `lead` rows
+    return (lambda v: v.ndim == D and v.shape[0] == lead), (lambda v: v.shape[1:]), lead
+
+
+def scratch_plan(body, usable_outputs, fresh=None, flat=False):
     """Where each op of a fused body writes: -> (plan, scratch, in_block, last_use).
 
     plan[i] is a scratch name, an output Value whose block holds the result, or None (the op
@@ -65,9 +76,7 @@ def scratch_plan(body, usable_outputs, fresh=None):
     layernorm's x - mean), which keeps the working set one buffer smaller. Only `usable_outputs`
     lend their blocks (not an output that reuses an input whose rows are still being read).
     """
-    first = next(n for n in body.nodes if n.op.name != "const")
-    loop = first.inputs[0] if first.op.reduction else first.out
-    D, lead = loop.ndim, loop.shape[0]
+    aligned, tail, _ = _loop_of(body, flat)
     fresh = fresh or (lambda base: base)
     last_use: dict = {}
     for i, n in enumerate(body.nodes):
@@ -75,8 +84,7 @@ def scratch_plan(body, usable_outputs, fresh=None):
             last_use[v] = i
     body_out_set = set(body.outputs)
     produced_at = {v: i for i, n in enumerate(body.nodes) for v in n.outputs if v in body_out_set}
-    blocks = {o: produced_at[o] for o in usable_outputs
-              if o in produced_at and o.ndim == D and o.shape[0] == lead}
+    blocks = {o: produced_at[o] for o in usable_outputs if o in produced_at and aligned(o)}
     busy_until = dict.fromkeys(blocks, -1)
     in_block: dict = {}          # value -> the output whose block holds it
     scratch_of: dict = {}
@@ -89,13 +97,13 @@ def scratch_plan(body, usable_outputs, fresh=None):
             continue
         for v in n.inputs:       # dying inputs first, so an op may write in place
             if last_use.get(v) == i and v in scratch_of:
-                free.setdefault((v.shape[1:], v.dtype), []).append(scratch_of[v])
+                free.setdefault((tail(v), v.dtype), []).append(scratch_of[v])
         v = n.out
         if v in body_out_set or not (_ufunc(n) or _direct_reduction(n)):
             plan.append(None)
             continue
-        key = (v.shape[1:], v.dtype)
-        home = next((o for o, at in blocks.items() if (o.shape[1:], o.dtype) == key and i < at
+        key = (tail(v), v.dtype)
+        home = next((o for o, at in blocks.items() if (tail(o), o.dtype) == key and i < at
                      and busy_until[o] <= i and last_use.get(v, i) <= at), None)
         if home is not None:
             busy_until[home] = last_use.get(v, i)
@@ -106,7 +114,7 @@ def scratch_plan(body, usable_outputs, fresh=None):
             s = free[key].pop()
         else:
             s = fresh(f"s{len(scratch)}")
-            scratch.append((s, v.shape[1:], v.dtype))
+            scratch.append((s, tail(v), v.dtype))
         scratch_of[v] = s
         plan.append(s)
         if last_use.get(v) is None:       # dead inside the body (cannot happen after dce)
@@ -117,7 +125,7 @@ def scratch_plan(body, usable_outputs, fresh=None):
 def scratch_bytes(node) -> int:
     """Bytes of scratch the generated loop of a fused node allocates."""
     body, rows = node.params["body"], node.params["block_rows"]
-    _, scratch, _, _ = scratch_plan(body, body.outputs)
+    _, scratch, _, _ = scratch_plan(body, body.outputs, flat=node.params.get("flat", False))
     return sum(rows * int(np.prod(tail)) * np.dtype(dt).itemsize for _, tail, dt in scratch)
 
 
@@ -126,28 +134,34 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
     into (memory planning), or None to allocate one."""
     body = node.params["body"]
     B = node.params["block_rows"]
-    first = next(n for n in body.nodes if n.op.name != "const")
-    loop = first.inputs[0] if first.op.reduction else first.out
-    D, lead = loop.ndim, loop.shape[0]     # every value in the group has D dims and `lead` rows
-
-    def aligned(v):
-        return v.ndim == D and v.shape[0] == lead
+    flat = node.params.get("flat", False)
+    aligned, _, lead = _loop_of(body, flat)
+    # a flat loop sees every array as 1-D: reshape(-1) is a view of a contiguous array (a copy
+    # otherwise, still correct), and the outputs get their shape back after the loop
+    as_1d = ".reshape(-1)" if flat else ""
 
     lines = []
     ops = [n for n in body.nodes if n.op.name != "const"]
+    what = "elements" if flat else "rows"
     lines.append((f"{indent}# fused group: {len(ops)} ops ({', '.join(dict.fromkeys(n.op.name for n in ops))}) "
-                  f"in blocks of {B} rows of {lead}", None))
+                  f"in blocks of {B} {what} of {lead}", None))
     names: dict = {}
     outs = dict(zip(body.outputs, out_names))
     for v, name, buf in zip(body.outputs, out_names, out_buffers):
         if buf is not None:
-            lines.append((f"{indent}{name} = {buf}", None))
+            lines.append((f"{indent}{name} = {buf}{as_1d}", None))
         else:
             glb.setdefault("empty", np.empty)
-            lines.append((f"{indent}{name} = empty({v.shape!r}, {_dt(v.dtype)})", None))
+            shape = (lead,) if flat else v.shape
+            lines.append((f"{indent}{name} = empty({shape!r}, {_dt(v.dtype)})", None))
+    flat_inputs = list(arg_names)
+    if flat:
+        for k, outer in enumerate(arg_names):
+            flat_inputs[k] = fresh(f"{outer}_1d")
+            lines.append((f"{indent}{flat_inputs[k]} = {outer}.reshape(-1)", None))
 
     usable = [o for o, buf in zip(body.outputs, out_buffers) if buf not in arg_names]
-    plan, scratch, in_block, last_use = scratch_plan(body, usable, fresh)
+    plan, scratch, in_block, last_use = scratch_plan(body, usable, fresh, flat)
     glb.setdefault("empty", np.empty)
     for s, tail, dt in scratch:
         lines.append((f"{indent}{s} = empty({(B,) + tail!r}, {_dt(dt)})", None))
@@ -171,9 +185,9 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
     for i, p in enumerate(plan):
         if p in block_name:
             plan[i] = block_name[p]
-    for v, outer in zip(body.inputs, arg_names):
+    for v, outer in zip(body.inputs, flat_inputs):
         if aligned(v):
-            names[v] = fresh(f"{outer}_")
+            names[v] = fresh(f"{outer.removesuffix('_1d')}_")
             lines.append((f"{ind}{names[v]} = {outer}[{lo}:{hi}]", None))
         else:
             names[v] = outer
@@ -184,7 +198,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
                 names[n.out] = repr(val)
             else:
                 names[n.out] = c = fresh("c")
-                glb[c] = val
+                glb[c] = np.reshape(val, -1) if flat and np.ndim(val) > 1 else val
             continue
         args = [names[v] for v in n.inputs]
         v = n.out
@@ -212,6 +226,9 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
             if n.loc is not None:
                 line = f"{line:<64}  # {source_label(n.loc[0])}:{n.loc[1]}"
             lines.append((line, n))
+    if flat:
+        for v, name in zip(body.outputs, out_names):
+            lines.append((f"{indent}{name} = {name}.reshape({v.shape!r})", None))
     return lines
 
 

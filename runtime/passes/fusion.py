@@ -35,11 +35,11 @@ ROW_BLOCK_BYTES = 512 * 1024      # groups with a reduction: row blocks of about
 MIN_BLOCKS = 2                    # below this, chunking saves nothing
 
 
-def _fused_impl(*arrays, body, block_rows):
+def _fused_impl(*arrays, body, block_rows, flat=False):
     return tuple(evaluate(body, *arrays))
 
 
-def _fused_abstract(*avals, body, block_rows):
+def _fused_abstract(*avals, body, block_rows, flat=False):
     return [(v.shape, v.dtype) for v in body.outputs]
 
 
@@ -50,11 +50,26 @@ OPS.pop("fused")      # internal: not a user-facing op, so not in the registry t
 
 
 def _row_aligned(v: Value, key) -> bool:
+    if key[0] == "flat":
+        return v.shape == key[1]
     return v.ndim == key[0] and v.ndim > 0 and v.shape[0] == key[1]
 
 
+def _flat_key(n):
+    """("flat", shape) when this elementwise node could run in blocks of its flattened elements
+    and its rows are too long for row blocks (a (2, 10**7) array): all inputs have its shape or
+    a single element. Else None."""
+    if not (n.op.elementwise and n.op.pure and len(n.outputs) == 1) or has_subgraph(n):
+        return None
+    out = n.out
+    if (out.ndim > 1 and math.prod(out.shape[1:]) >= MIN_BLOCKS * CHUNK_ELEMENTS
+            and all(v.shape == out.shape or v.size == 1 for v in n.inputs)):
+        return ("flat", out.shape)
+    return None
+
+
 def _key(n):
-    """(ndim, rows) of the loop this node can run in, or None if it cannot be fused."""
+    """(ndim, rows): the row-block loop this node can run in, or None if it cannot be fused."""
     if not n.op.pure or n.op.multiple_results or has_subgraph(n) or len(n.outputs) != 1:
         return None
     if n.op.elementwise:
@@ -101,6 +116,31 @@ class _Groups:
         return r
 
 
+def _candidates(G, n, key, group_of, terminal, readers, reach):
+    """Groups of loop `key` that node n can join (merging them): those producing its inputs (in
+    blocks it can read) and those reading its inputs too (siblings), minus any that would make a
+    cycle."""
+    cands, bad = set(), set()
+    for v in n.inputs:
+        if v.node is None or v.node not in group_of:
+            continue
+        g = G.find(group_of[v.node])
+        if G.key[g] == key and _row_aligned(v, key) and v not in terminal:
+            cands.add(g)
+        else:
+            bad.add(g)
+    for v in n.inputs:    # sibling fusion: groups that read the same input
+        if v in readers and (v.node is None or v.node.op.name != "const"):
+            cands |= {g for g in G.roots(readers[v]) if G.key[g] == key}
+    cands -= bad
+    cands -= reach
+    # merging two groups is a cycle if one depends on the other through an outside node
+    for g in list(cands):
+        if G.roots(G.blocked[g]) & (cands - {g}):
+            cands.discard(g)
+    return cands
+
+
 def _plan_groups(graph: Graph):
     G = _Groups()
     group_of: dict = {}       # node -> group id (raw; use find)
@@ -108,7 +148,7 @@ def _plan_groups(graph: Graph):
     terminal: set = set()     # values a group produces that it cannot use itself (keepdims=False)
     readers: dict = {}        # value from outside -> groups reading it (siblings share a loop)
     for n in graph.nodes:
-        key = _key(n)
+        keys = [k for k in (_key(n), _flat_key(n)) if k is not None]
         reach = set()         # groups n's inputs depend on via outside paths
         direct = set()        # groups producing n's inputs
         for v in n.inputs:
@@ -118,26 +158,13 @@ def _plan_groups(graph: Graph):
             if v.node is not None and v.node in group_of:
                 direct.add(G.find(group_of[v.node]))
         reach = G.roots(reach)
-        cands = set()
-        if key is not None:
-            bad = set()
-            for v in n.inputs:
-                if v.node is None or v.node not in group_of:
-                    continue
-                g = G.find(group_of[v.node])
-                if G.key[g] == key and _row_aligned(v, key) and v not in terminal:
-                    cands.add(g)
-                else:
-                    bad.add(g)
-            for v in n.inputs:    # sibling fusion: groups that read the same input
-                if v in readers and (v.node is None or v.node.op.name != "const"):
-                    cands |= {g for g in G.roots(readers[v]) if G.key[g] == key}
-            cands -= bad
-            cands -= reach
-            # merging two groups is a cycle if one depends on the other through an outside node
-            for g in list(cands):
-                if G.roots(G.blocked[g]) & (cands - {g}):
-                    cands.discard(g)
+        key, cands = None, set()
+        for k in keys:        # join a row group, else a flat one; else start flat if rows are long
+            c = _candidates(G, n, k, group_of, terminal, readers, reach)
+            if c or key is None or (k[0] == "flat" and not cands):
+                key, cands = k, c
+            if c:
+                break
         if key is not None:
             g = G.merge(cands) if cands else G.new(key)
             group_of[n] = g
@@ -163,11 +190,17 @@ def _worth_it(G, g) -> bool:
     members = G.members[g]
     if sum(1 for n in members if n.op.name != "const") < 2:
         return False
-    return G.key[g][1] >= MIN_BLOCKS * _block_rows(members, G.key[g])
+    key = G.key[g]
+    if key[0] == "flat":
+        return math.prod(key[1]) >= MIN_BLOCKS * CHUNK_ELEMENTS
+    return key[1] >= MIN_BLOCKS * _block_rows(members, key)
 
 
 def _block_rows(members, key) -> int:
-    """Rows per block: ~64K elements for elementwise groups, ~128 KB of rows with a reduction."""
+    """Rows per block: ~64K elements for elementwise groups, ~512 KB of rows with a reduction
+    (in a flat group, a "row" is one element)."""
+    if key[0] == "flat":
+        return CHUNK_ELEMENTS
     row = max(math.prod((n.inputs[0] if n.op.reduction else n.out).shape[1:]) for n in members)
     if any(n.op.reduction for n in members):
         item = max(np.dtype(n.out.dtype).itemsize for n in members)
@@ -205,7 +238,10 @@ def _build(members, graph_outputs, used_outside, index, block_rows, key):
             if a in used_outside or a in graph_outputs:
                 outs.append(a)
     body.outputs = [m[v] for v in outs]
-    node = make_node(fused_op, outer_inputs, {"body": body, "block_rows": block_rows},
+    params = {"body": body, "block_rows": block_rows}
+    if key[0] == "flat":
+        params["flat"] = True
+    node = make_node(fused_op, outer_inputs, params,
                      [(v.shape, v.dtype) for v in outs], members[-1].loc)
     return node, dict(zip(outs, node.outputs))
 
@@ -242,6 +278,8 @@ def _any_group_can_pay(graph: Graph) -> bool:
     near-free on graphs of small arrays, the common case in traced training steps.)"""
     widest, reduces = {}, set()
     for n in graph.nodes:
+        if _flat_key(n) is not None:
+            return True                  # rows of MIN_BLOCKS blocks or more
         key = _key(n)
         if key is None:
             continue

@@ -341,3 +341,20 @@ def test_sibling_ops_reading_one_input_share_a_loop():
     assert len(fused) == 1 and len(fused[0].outputs) == 3
     for got, want in zip(f(x), (np.exp(x) * 2.0, np.tanh(x) + 1.0, np.sum(x * x, axis=-1))):
         np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed view", "one row"])
+def test_few_long_rows_are_chunked_over_their_elements(layout):
+    rng = np.random.default_rng(0)
+    x = {"contiguous": rng.normal(size=(2, 200_000)),
+         "transposed view": rng.normal(size=(200_000, 2)).T,     # not contiguous: reshape copies
+         "one row": rng.normal(size=(1, 400_000))}[layout]
+    keep = x.copy()
+    f = rt.function(lambda x, b: rt.tanh(x * 0.5 + b) * x)
+    b = np.float64(0.25)
+    fused = [n for n in f.graph_for(x, b).nodes if n.op.name == "fused"]
+    assert len(fused) == 1 and fused[0].params.get("flat") is True
+    assert "in blocks of 65536 elements" in f.code_for(x, b)
+    got = f(x, b).numpy()
+    np.testing.assert_array_equal(got, np.tanh(x * 0.5 + b) * x)
+    np.testing.assert_array_equal(x, keep)

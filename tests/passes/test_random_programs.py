@@ -57,6 +57,7 @@ def test_every_pass_alone_and_all_together_match_eager(prog, small_blocks, exact
             graph, reports = optimize(traced, config, verify=True)
             if config is None:
                 event(f"fused groups: {sum(n.op.name == 'fused' for n in graph.nodes)}")
+                event(f"flat groups: {sum(n.params.get('flat', False) for n in graph.nodes if n.op.name == 'fused')}")
                 event(f"buffers reused: {len(graph.memory_plan or {})}")
             if config and config != ["memory"]:          # a pass reports exactly when it changed something
                 changed = len(graph.nodes) != len(traced.nodes) or graph.format() != before
