@@ -14,6 +14,7 @@ import importlib  # noqa: E402
 import pathlib  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import traceback  # noqa: E402
 
 from benchmarks import harness  # noqa: E402
 
@@ -63,10 +64,17 @@ def main(argv=None) -> int:
         return 2
     print(f"# eagermagic benchmarks ({harness.environment()})\n", flush=True)
     t0 = time.perf_counter()
+    failed = []
     for fn in plan:
-        fn()
-    print(f"# done in {time.perf_counter() - t0:.1f} s")
-    return 0
+        try:
+            fn()
+        except Exception:        # one broken workload should not hide the others' figures
+            failed.append(fn.__name__)
+            traceback.print_exc()
+            print(flush=True)
+    print(f"# done in {time.perf_counter() - t0:.1f} s"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
