@@ -27,6 +27,9 @@ def asarray(obj, /, *, dtype=None, copy=None):
     from ..surface import ArrayMethods
     if isinstance(obj, ArrayMethods):
         return obj if dtype is None or as_dtype(dtype) == obj.dtype else astype(obj, dtype)
+    if isinstance(obj, (list, tuple)) and obj and _holds_tensors(obj):
+        from .movement import stack      # [t1, t2] of (maybe traced) tensors: stack, as np.array does
+        return asarray(stack([asarray(o) for o in obj]), dtype=dtype)
     value = np.array(obj, dtype=None if dtype is None else as_dtype(dtype), copy=True)
     if value.dtype == object:
         raise TypeError(f"cannot make a tensor from {type(obj).__name__}: it is not numeric "
@@ -34,6 +37,12 @@ def asarray(obj, /, *, dtype=None, copy=None):
     as_dtype(value.dtype)            # rejects strings, datetimes ... with a clear message
     value.flags.writeable = False
     return bind(const_op, value=value)
+
+
+def _holds_tensors(obj) -> bool:
+    from ..surface import ArrayMethods
+    return any(isinstance(o, ArrayMethods) or (isinstance(o, (list, tuple)) and _holds_tensors(o))
+               for o in obj)
 
 
 def _full_abstract(*, shape, fill_value, dtype):

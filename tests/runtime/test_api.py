@@ -374,3 +374,12 @@ def test_full_with_a_tensor_fill_value_eager_and_traced():
     same(rt.full((2, 2), rt.asarray(np.int8(3))), np.full((2, 2), np.int8(3)))
     same(compiled(lambda a: rt.full((3,), a[1, 1]), x), np.full((3,), 4.0))
     same(compiled(lambda a: rt.full_like(a, a[0, 2], dtype=rt.int32), x), np.full((2, 3), 2, np.int32))
+
+
+def test_asarray_of_a_list_of_tensors_stacks_them_eager_and_traced():
+    a = np.arange(3.0, dtype=np.float32)
+    x = rt.asarray(a)
+    same(rt.asarray([x, x * 2]), np.array([a, a * 2]))
+    nested = lambda m, v: m.asarray([[v[0], v[1]], [v[2], 0.0]])  # noqa: E731
+    same(compiled(lambda v: nested(rt, v), x), nested(np, a))
+    same(rt.asarray([x[0], x[1]], dtype=rt.int32), np.array([a[0], a[1]], dtype=np.int32))
