@@ -3,13 +3,16 @@
 The same loop (per iteration: 3 elementwise ops on 16-element float32 tensors (W1; 4096 in W1b), an indexing op
 and a scalar `loss` assigned in the namespace, so the watch has a curve to draw) timed
   - plainly (the baseline: runtime eager mode, no watch),
-  - with only the op counter on the interpreter stack,
+  - with only the op counter (eagermagic.counting.OpCounter),
   - under the watch in steady state (counter + scalar history + a namespace scan and widget
     update every 0.1 s, as in a long-running cell),
 and W1c: a whole short `%%eager` cell (start snapshot, first scan, final exact scan, panel) vs
 the same cell run by `run_cell`, in a real InteractiveShell.
 
-    .venv/bin/python benchmarks/bench_watch.py          # or: python -m benchmarks watch
+    .venv/bin/python -m benchmarks watch --cpu-time --rounds 15
+
+(--cpu-time times with process_time, which counts the heartbeat thread too and not other processes
+sharing the core: steadier on a busy machine.)
 """
 from benchmarks.harness import pin
 
@@ -21,7 +24,8 @@ from benchmarks.harness import Bench, main  # noqa: E402
 
 import runtime as rt  # noqa: E402
 
-N_ITER = 250           # 4 ops each: 1000 ops per call
+N_ITER = 2500          # 4 ops each: 10,000 ops per call (entering the counter patches
+                       # Tensor, which costs Python's attribute caches a short re-warm-up)
 
 
 def _namespace(n=16):
@@ -61,8 +65,12 @@ def bench_w1(n=16, title="W1"):
     watch.counter = OpCounter(watch.tick)
 
     def watched():
-        with watch.counter:
-            return loop()
+        watch.start_heartbeat()             # as the magic does (its thread's CPU time counts)
+        try:
+            with watch.counter:
+                return loop()
+        finally:
+            watch.stop_heartbeat()
 
     b = Bench(f"{title} %%eager watch overhead: loop of small eager ops ({n}-element float32)",
               per=4 * N_ITER, unit="op", min_time=0.05)

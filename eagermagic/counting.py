@@ -1,22 +1,19 @@
 """Counting eager ops at almost no cost, for the `%%eager` watch.
 
-`OpCounter` puts a counting eager interpreter on the runtime's interpreter stack for the length
-of a cell; every `every` ops it calls `tick()` (where the watch looks at the clock and the
-namespace). Two details keep the count cheap (~a counter decrement per op):
+Every eager op hands its result to `runtime.tensor._alloc()`, which makes the empty Tensor that
+will hold it (in C; the runtime's inline fast paths and its eager interpreter all use it). While
+counting, `_alloc` is replaced by a chain of C iterators that makes the same Tensor:
 
-- The counter lives in a closure cell shared by every counting function; a cell is cheaper to
-  update than an attribute, and the functions are installed as the interpreter's `process*`
-  instance attributes, so a call costs what `EagerInterpreter`'s methods cost.
-- The runtime runs Tensor operators (`t * u`) and `rt.<elementwise>(x)` inline, with no
-  interpreter call, while the plain eager interpreter is on top (runtime/tensor.py). With a
-  counting interpreter on top they would take the generic route, a Python frame more per op. So
-  while counting, counting copies of exactly those inline paths are installed (Tensor's
-  operators, the `runtime` and `runtime.ops.elementwise` attributes) and the runtime's own are put
-  back afterwards. Each copy does what the runtime's does (tests compare them), plus the count.
+    starmap(_alloc, chain.from_iterable(segments()))     # segments: repeat((), every)
 
-When something else is on top of the stack (a gradient tape, a trace), the copies hand over to
-the runtime's originals, which go to that interpreter; ops that reach us from above are counted
-by the interpreter methods.
+so an op still runs no Python code of ours; the count is read from how far the current
+`repeat` has got. Every `every` ops the chain asks the `segments()` generator for the next
+segment, and that is where `tick()` runs (the watch's look at the clock and the namespace).
+The runtime's fast paths stay untouched and the eager interpreter stays on top of the stack.
+
+An op with several results counts once per result. If the runtime stops allocating through
+`_alloc`, `OpCounter` falls back to a counting interpreter pushed on the interpreter stack
+(every op then takes the runtime's generic route: correct, a little slower).
 
 >>> import numpy as np, runtime as rt
 >>> with OpCounter(lambda: None) as c:
@@ -26,289 +23,134 @@ by the interpreter methods.
 """
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
-import runtime
-from runtime import Tensor, core
+from runtime import Tensor, core, errors
 from runtime import tensor as _rt_tensor
-from runtime import errors as _errors
-from runtime.errors import op_error, user_location
-from runtime.ops import elementwise as _ew
-from runtime.surface import BINARY_OPERATORS, UNARY_OPERATORS
-from runtime.tensor import EagerInterpreter, _coerce
+from runtime.core import Interpreter
 
-_new = object.__new__
-_ndarray = np.ndarray
-# our copies of the runtime's fast paths are machinery too: an error names the user's line
-_errors.skip_frames_of(__file__)
-_generic_process = EagerInterpreter.process
-_generic_process2 = EagerInterpreter.process2
-
-
-class CountingInterpreter(EagerInterpreter):
-    """The interpreter object pushed on the stack; its `process*` are set per instance."""
+# the fallback interpreter's frames sit between the user and the op: errors name the user's line
+errors.skip_frames_of(__file__)
 
 
 class OpCounter:
-    """Context manager: count the runtime ops run inside it, calling `tick()` every `every` ops.
+    """Context manager: count the runtime's eager ops run inside it and call `tick()` every
+    `every` ops (from the thread that ran the op; `every` may be changed at any time, it applies
+    from the next tick). `ops` is exact at any time.
 
-    `ops` is exact at any time. `fast_paths` says whether the runtime's inline fast paths were
-    replaced by counting copies (False when the runtime's design changed: then ops still count,
-    through the generic route, a little slower)."""
+    `mode` says how: "alloc" (the C-level counter above) or "interpreter" (the fallback)."""
 
     def __init__(self, tick, every: int = 16):
         self.tick = tick
         self.every = every
-        self.interp = None
-        self.fast_paths = False
-        self._ops = None
-        self._restore = []
+        self.mode = None
+        self._done = 0              # ops in finished segments (and in earlier `with` blocks)
+        self._seg = None            # the current itertools.repeat: its length hint is what's left
+        self._seg_len = every
+        self._orig = None
+        self._interp = None
 
     @property
     def ops(self) -> int:
-        return self._ops() if self._ops is not None else 0
+        if self._interp is not None:
+            return self._interp.ops
+        seg = self._seg
+        if seg is not None:
+            return self._done + self._seg_len - seg.__length_hint__()
+        return self._done
 
-    # -- install / uninstall ---------------------------------------------------------------------
     def __enter__(self):
-        top = core.current_interpreter()
-        plain = type(top) is EagerInterpreter
-        self.interp, self._ops, patches, on_switch = _build(self.tick, self.every, delegate=not plain,
-                                                            start=self.ops)
-        core.push_interpreter(self.interp)
-        if plain and hasattr(core, "on_switch") and getattr(_rt_tensor, "_OUT_ELLIPSIS", False):
-            core.on_switch.append(on_switch)
-            on_switch(core.current_interpreter())
-            self._restore.append(lambda: core.on_switch.remove(on_switch))
-            for owner, name, fn in patches:
-                old = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
-                setattr(owner, name, fn)
-                self._restore.append(lambda o=owner, n=name, f=old: setattr(o, n, f))
-            self.fast_paths = True
+        orig = getattr(_rt_tensor, "_alloc", None)
+        if orig is not None and _allocates_tensors(orig):
+            self._orig = orig
+            self._seg_len = self.every
+            self._seg = itertools.repeat((), self.every)
+            # (starmap calling the original bound allocator is the cheapest C route: ~13 ns)
+            _rt_tensor._alloc = itertools.starmap(orig, itertools.chain.from_iterable(
+                self._segments(self._seg))).__next__
+            self.mode = "alloc"
+        else:
+            self._interp = _CountingInterpreter(self, start=self._done)
+            core.push_interpreter(self._interp)
+            self.mode = "interpreter"
         return self
 
+    def _segments(self, first):
+        yield first
+        while True:
+            # `every` may have changed (the watch adapts it): the next segment has the new length
+            self._done += self._seg_len
+            n = self._seg_len = self.every
+            self._seg = seg = itertools.repeat((), n)
+            try:
+                self.tick()
+            except BaseException:
+                # this generator ends with the exception: allocate without it from now on
+                self._uninstall()
+                raise
+            yield seg
+
+    def _uninstall(self):
+        if self._orig is not None:
+            if self._seg is not None:
+                self._done = self.ops
+                self._seg = None
+            _rt_tensor._alloc = self._orig
+            self._orig = None
+
     def __exit__(self, *exc):
-        for undo in reversed(self._restore):
-            undo()
-        self._restore = []
-        interp = self.interp
-        if core.current_interpreter() is interp:
-            core.pop_interpreter(interp)
-        else:   # the cell left something of its own on top: it cannot outlive the cell
-            top = core.current_interpreter()
-            while top is not None and top is not interp:
-                top = top.parent
-            if top is interp:
-                core.set_base_interpreter(interp.parent)
+        if self._interp is not None:
+            interp, self._interp = self._interp, None
+            self._done = interp.ops
+            _pop(interp)
+        self._uninstall()
         return False
 
 
-def _is_runtime_inline(fn) -> bool:
-    """Is `fn` one of runtime/tensor.py's inline fast paths (the ones we may replace)?"""
-    code = getattr(fn, "__code__", None)
-    return code is not None and code.co_filename == _rt_tensor.__file__
+def _allocates_tensors(alloc) -> bool:
+    try:
+        return type(alloc()) is Tensor
+    except Exception:
+        return False
 
 
-def _build(tick, every: int, delegate: bool, start: int = 0):
-    """The counting functions, sharing one counter cell. Returns (interpreter, ops(), patches,
-    on_switch) where patches are (owner, name, counting function) to install."""
-    left = every
-    done = start        # entering the same OpCounter again continues its count
-    on_top = False
-    interp = CountingInterpreter()
+def _pop(interp) -> None:
+    if core.current_interpreter() is interp:
+        core.pop_interpreter(interp)
+        return
+    top = core.current_interpreter()       # the cell left something of its own on top
+    while top is not None and top is not interp:
+        top = top.parent
+    if top is interp:
+        core.set_base_interpreter(interp.parent)
 
-    def ops():
-        return done + every - left
 
-    def count_tick():
-        nonlocal left, done
-        done += every - left
-        left = every
-        tick()
+class _CountingInterpreter(Interpreter):
+    """The fallback: counts each op and hands it to the interpreter below."""
 
-    def on_switch(top):
-        nonlocal on_top
-        on_top = top is interp
+    def __init__(self, counter: OpCounter, start=0):
+        self.counter, self.left, self.done = counter, counter.every, start
+        self.n = counter.every
 
-    # -- the interpreter's methods ---------------------------------------------------------------
-    if delegate:        # something other than the plain eager interpreter is below: hand down
-        def process(op, args, params):
-            nonlocal left
-            left -= 1
-            if left <= 0:
-                count_tick()
-            return interp.parent.process(op, args, params)
+    @property
+    def ops(self) -> int:
+        return self.done + self.n - self.left
 
-        def process1(op, x):
-            nonlocal left
-            left -= 1
-            if left <= 0:
-                count_tick()
-            return interp.parent.process1(op, x)
+    def _count(self):
+        self.left -= 1
+        if self.left <= 0:
+            self.done += self.n
+            self.left = self.n = self.counter.every
+            self.counter.tick()
 
-        def process2(op, x, y):
-            nonlocal left
-            left -= 1
-            if left <= 0:
-                count_tick()
-            return interp.parent.process2(op, x, y)
-    else:
-        def process(op, args, params):      # the generic route is slow anyway: no copy needed
-            nonlocal left
-            left -= 1
-            if left <= 0:
-                count_tick()
-            return _generic_process(interp, op, args, params)
+    def process(self, op, args, params):
+        self._count()
+        return self.parent.process(op, args, params)
 
-        def process1(op, x):
-            nonlocal left
-            left -= 1
-            if left <= 0:
-                count_tick()
-            try:
-                r = op.impl(x._v if type(x) is Tensor else _coerce(x))
-            except Exception as e:
-                raise op_error(op.name, (x,), {}, e, user_location(), "in eager mode") from e
-            if type(r) is not _ndarray:
-                r = np.asarray(r)
-            t = _new(Tensor)
-            t._v = r
-            return t
+    def process1(self, op, x):
+        self._count()
+        return self.parent.process1(op, x)
 
-        def process2(op, x, y):
-            nonlocal left
-            left -= 1
-            if left <= 0:
-                count_tick()
-            try:
-                r = op.impl(x._v if type(x) is Tensor else _coerce(x),
-                            y._v if type(y) is Tensor else _coerce(y))
-            except Exception as e:
-                raise op_error(op.name, (x, y), {}, e, user_location(), "in eager mode") from e
-            if type(r) is not _ndarray:
-                r = np.asarray(r)
-            t = _new(Tensor)
-            t._v = r
-            return t
-
-    interp.process, interp.process1, interp.process2 = process, process1, process2
-
-    # -- counting copies of the runtime's inline fast paths -------------------------------------
-    def binary_method(name, op, swapped, original):
-        impl = op.impl
-
-        def method(self, other):
-            nonlocal left
-            if not on_top:
-                return original(self, other)
-            left -= 1
-            if left <= 0:
-                count_tick()
-            if type(other) is Tensor:
-                o = other._v
-            elif type(other) is float or type(other) is int:
-                o = other
-            else:   # uncounted generic body: the count was taken above
-                return _generic_process2(interp, op, other, self) if swapped else \
-                    _generic_process2(interp, op, self, other)
-            try:
-                r = impl(o, self._v, out=...) if swapped else impl(self._v, o, out=...)
-            except Exception as e:
-                args = (other, self) if swapped else (self, other)
-                raise op_error(op.name, args, {}, e, user_location(), "in eager mode") from e
-            t = _new(Tensor)
-            t._v = r
-            return t
-        method.__name__ = method.__qualname__ = name
-        return method
-
-    def unary_method(name, op, original):
-        impl = op.impl
-
-        def method(self):
-            nonlocal left
-            if not on_top:
-                return original(self)
-            left -= 1
-            if left <= 0:
-                count_tick()
-            try:
-                r = impl(self._v, out=...)
-            except Exception as e:
-                raise op_error(op.name, (self,), {}, e, user_location(), "in eager mode") from e
-            t = _new(Tensor)
-            t._v = r
-            return t
-        method.__name__ = method.__qualname__ = name
-        return method
-
-    def function1(op, original):
-        impl = op.impl
-
-        def fn(x, /):
-            nonlocal left
-            if not on_top or type(x) is not Tensor:
-                return original(x)      # (not on top, or the generic route, which counts)
-            left -= 1
-            if left <= 0:
-                count_tick()
-            try:
-                r = impl(x._v, out=...)
-            except Exception as e:
-                raise op_error(op.name, (x,), {}, e, user_location(), "in eager mode") from e
-            t = _new(Tensor)
-            t._v = r
-            return t
-        fn.__name__, fn.__qualname__, fn.__doc__ = original.__name__, original.__qualname__, original.__doc__
-        return fn
-
-    def function2(op, original):
-        impl = op.impl
-
-        def fn(x1, x2, /):
-            nonlocal left
-            if not on_top:
-                return original(x1, x2)
-            if type(x1) is Tensor and type(x2) is Tensor:
-                a, b = x1._v, x2._v
-            elif type(x1) is Tensor and (type(x2) is float or type(x2) is int):
-                a, b = x1._v, x2
-            else:
-                return original(x1, x2)     # the generic route, which counts
-            left -= 1
-            if left <= 0:
-                count_tick()
-            try:
-                r = impl(a, b, out=...)
-            except Exception as e:
-                raise op_error(op.name, (x1, x2), {}, e, user_location(), "in eager mode") from e
-            t = _new(Tensor)
-            t._v = r
-            return t
-        fn.__name__, fn.__qualname__, fn.__doc__ = original.__name__, original.__qualname__, original.__doc__
-        return fn
-
-    patches = []
-    for name, (op, swapped) in BINARY_OPERATORS.items():
-        fn = Tensor.__dict__.get(name)
-        if _is_runtime_inline(fn):
-            patches.append((Tensor, name, binary_method(name, op, swapped, fn)))
-    for name, op in UNARY_OPERATORS.items():
-        fn = Tensor.__dict__.get(name)
-        if _is_runtime_inline(fn):
-            patches.append((Tensor, name, unary_method(name, op, fn)))
-    made = {}
-    for table, make in ((getattr(_ew, "UNARY_OPS", {}), function1),
-                        (getattr(_ew, "BINARY_OPS", {}), function2)):
-        for name, op in table.items():
-            fn = getattr(_ew, name, None)
-            if _is_runtime_inline(fn) and fn not in made:
-                made[fn] = make(op, fn)
-    for module in (_ew, runtime):          # every name (and alias) bound to an inline function
-        for attr, value in list(vars(module).items()):
-            try:
-                hit = made.get(value) if callable(value) else None
-            except TypeError:      # an unhashable callable: not one of ours
-                hit = None
-            if hit is not None:
-                patches.append((module, attr, hit))
-    return interp, ops, patches, on_switch
+    def process2(self, op, x, y):
+        self._count()
+        return self.parent.process2(op, x, y)

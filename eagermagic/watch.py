@@ -34,6 +34,8 @@ from .summary import Summary, array_of, final_summary, fingerprint, scalar_value
 
 _MISSING = object()
 MAX_HISTORY = 100_000
+EVERY_MAX = 256          # ops between ticks at most (the op counter's `every` adapts below it)
+TICK_GAP = 20e-6         # ticks closer than this cost more than a few percent of the ops
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +127,7 @@ class TensorWatch:
         # tracked scalar names: [last object seen, objects not yet in the history, name, History]
         self._tracks: dict[str, list] = {}
         self._track_list: list[list] = []
-        self._dirty: set[str] = set()          # names to send at the next scan even if unchanged
+        self._streak = 0                       # >0: ticks in a row that saw new values, <0: quiet
         self.counter = None                    # the OpCounter, while ops are counted
         self.flushes = 0
         self.scan_seconds = 0.0                # time spent in live scans and updates
@@ -167,14 +169,15 @@ class TensorWatch:
 
     # -- called by the op counter every few ops ------------------------------------------------
     def tick(self) -> None:
-        """Note new values of tracked names (an identity test each) and scan the namespace when
-        the time has come."""
+        """Note new values of tracked names (an identity test each), adapt how often ticks
+        come, and scan the namespace when the time has come."""
         ns = self.ns
         if len(ns) != self._ns_len and self._lock.acquire(False):
             try:
                 self._discover()
             finally:
                 self._lock.release()
+        seen_new = False
         if self._track_list:
             get = ns.get
             for tr in self._track_list:
@@ -182,12 +185,38 @@ class TensorWatch:
                 if v is not tr[0]:
                     tr[0] = v
                     tr[1].append(v)
-        now = self.last_tick = self.clock()
+                    seen_new = True
+        now = self.clock()
+        self._adapt(now - self.last_tick, seen_new)
+        self.last_tick = now
         if now >= self.next_flush and self._lock.acquire(False):
             try:
                 self._flush()
             finally:
                 self._lock.release()
+
+    def _adapt(self, gap: float, seen_new: bool) -> None:
+        """Ticks as rare as possible, as frequent as the history needs: a tracked number that
+        changed at every tick for a while means values may be missed (tick twice as often, if
+        ops are slow enough for that to stay cheap); a few quiet ticks, or ticks less than
+        TICK_GAP apart, mean ticks can be rarer."""
+        c = self.counter
+        if c is None:
+            return
+        if gap < TICK_GAP:
+            self._streak = 0
+            if c.every < EVERY_MAX:
+                c.every *= 2
+        elif seen_new:
+            self._streak = self._streak + 1 if self._streak > 0 else 1
+            if self._streak >= 3 and gap >= 2 * TICK_GAP and c.every > 1:
+                c.every //= 2
+                self._streak = 0
+        else:
+            self._streak = self._streak - 1 if self._streak < 0 else -1
+            if self._streak <= -4 and c.every < EVERY_MAX:
+                c.every *= 2
+                self._streak = 0
 
     # -- when no op runs: a heartbeat thread ------------------------------------------------------
     def start_heartbeat(self) -> None:
