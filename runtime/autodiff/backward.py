@@ -137,12 +137,18 @@ def backward(records, seeds, sources, tracked=None, watched=()) -> dict:
             v = vals[i]
             if v.dtype.kind not in "fc":
                 continue
-            c = rule(g, out, *vals, **params) if params else rule(g, out, *vals)
+            if params:
+                c = rule(g, out, *vals, **params)
+            elif len(vals) == 2:
+                c = rule(g, out, vals[0], vals[1])
+            else:
+                c = rule(g, out, *vals)
             if c is None:
                 continue
             if raw and type(c) is Tensor:
                 c = c._v
-            if c.shape != v.shape or c.dtype != v.dtype:
+            # `is not`: builtin dtypes are singletons, and unbroadcast compares properly
+            if c.shape != v.shape or c.dtype is not v.dtype:
                 c = unbroadcast(c, v)
             prev = get(aid)
             ct[aid] = c if prev is None else prev + c
