@@ -61,8 +61,10 @@ def graph_vjp(graph, inputs, cts):
         outs = replay(graph, args)
         return [outs[k] for k in od]
 
+    from .ops.creation import zeros
     _, fn = vjp(f, *[inputs[i] for i in diff])
-    grads = fn([cts[k] for k in od])
+    grads = fn([zeros(graph.outputs[k].shape, dtype=graph.outputs[k].dtype) if cts[k] is None
+                else cts[k] for k in od])
     for i, gi in zip(diff, grads):
         res[i] = gi
     return res

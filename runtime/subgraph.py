@@ -287,8 +287,9 @@ def _count_leaves(treedef):
 
 
 def _cast_weak(leaves, weak, avals):
-    from .ops.creation import astype
-    return [astype(x, dt) if w else x for x, w, (_, dt) in zip(leaves, weak, avals)]
+    """Python-number carries as constants of their settled dtype."""
+    from .ops.creation import asarray
+    return [asarray(x, dtype=dt) if w else x for x, w, (_, dt) in zip(leaves, weak, avals)]
 
 
 def _check_carry(body: SubTrace, tree, avals, weak, names, loc, what):

@@ -130,7 +130,7 @@ astype_op = Op("astype", lambda x, dtype: np.asarray(x).astype(dtype), _astype_a
 def astype(x, dtype, /, *, copy=True):
     """Cast to `dtype` (NumPy's casting rules: float to int truncates)."""
     dt = as_dtype(dtype)
-    if getattr(x, "dtype", None) == dt:
+    if getattr(x, "dtype", None) is not None and x.dtype == dt:   # (None == float64 is True)
         return x
     return bind(astype_op, x, dtype=dt)
 

@@ -14,8 +14,9 @@ consts = st.sampled_from(["0.5", "1.5", "-0.75", "0.25", "2.0"])
 
 
 @st.composite
-def statement(draw, depth, counter):
-    kinds = ["assign", "assign"] + (["if"] if depth < 3 else []) + (["while", "for", "pyif"] if depth < 2 else [])
+def statement(draw, depth, counter, loops=("while", "for")):
+    kinds = (["assign", "assign"] + (["if"] if depth < 3 else [])
+             + ([*loops, "pyif"] if depth < 2 else []))
     kind = draw(st.sampled_from(kinds))
     if kind == "assign":
         return [draw(st.sampled_from([
@@ -27,32 +28,32 @@ def statement(draw, depth, counter):
     if kind == "if":
         test = draw(st.sampled_from([f"rt.sum(y) > t * {draw(consts)}", "rt.max(y) < t and s > 0",
                                      "not rt.min(x) > t", "s < t or rt.sum(x) > 0"]))
-        lines = [f"if {test}:"] + _indent(draw(block(depth + 1, counter)))
+        lines = [f"if {test}:"] + _indent(draw(block(depth + 1, counter, loops)))
         if draw(st.booleans()):
-            lines += [f"elif rt.mean(y) > {draw(consts)}:"] + _indent(draw(block(depth + 1, counter)))
+            lines += [f"elif rt.mean(y) > {draw(consts)}:"] + _indent(draw(block(depth + 1, counter, loops)))
         if draw(st.booleans()):
-            lines += ["else:"] + _indent(draw(block(depth + 1, counter)))
+            lines += ["else:"] + _indent(draw(block(depth + 1, counter, loops)))
         return lines
     if kind == "pyif":               # a Python condition: stays Python
         n = draw(st.integers(0, 3))
-        return [f"if {n} > 1:"] + _indent(draw(block(depth + 1, counter))) + \
-               ["else:"] + _indent(draw(block(depth + 1, counter)))
+        return [f"if {n} > 1:"] + _indent(draw(block(depth + 1, counter, loops))) + \
+               ["else:"] + _indent(draw(block(depth + 1, counter, loops)))
     k = f"k{next(counter)}"
     if kind == "while":
-        body = draw(block(depth + 1, counter)) + [f"y = y * 1.25 + 0.5", f"{k} = {k} + 1"]
+        body = draw(block(depth + 1, counter, loops)) + [f"y = y * 1.25 + 0.5", f"{k} = {k} + 1"]
         return [f"{k} = 0", f"while rt.sum(rt.abs(y)) < t * 4 + 8 and {k} < {draw(st.integers(1, 4))}:"] \
             + _indent(body)
     n = draw(st.integers(0, 3))
-    body = draw(block(depth + 1, counter)) + [f"s = s * 0.5 + rt.sum(y * i.astype(rt.float64))"]
+    body = draw(block(depth + 1, counter, loops)) + [f"s = s * 0.5 + rt.sum(y * i.astype(rt.float64))"]
     return [f"for i in rt.range({n}):"] + _indent(body)
 
 
 @st.composite
-def block(draw, depth, counter):
+def block(draw, depth, counter, loops=("while", "for")):
     n = draw(st.integers(1, 3 if depth == 0 else 2))
     lines = []
     for _ in range(n):
-        lines += draw(statement(depth, counter))
+        lines += draw(statement(depth, counter, loops))
     return lines
 
 
@@ -61,9 +62,10 @@ def _indent(lines):
 
 
 @st.composite
-def programs(draw):
+def programs(draw, loops=("while", "for")):
+    """`def prog(x, t)` returning (y, s); loops=("for",) leaves out `while` (for gradients)."""
     counter = itertools.count()
-    body = draw(block(0, counter))
+    body = draw(block(0, counter, loops))
     return "\n".join(["def prog(x, t):", "    y = x", "    s = 0.0", *_indent(body),
                       "    return y, s", ""])
 

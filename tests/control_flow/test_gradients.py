@@ -8,6 +8,8 @@ from hypothesis.extra import numpy as hnp
 import runtime as rt
 from runtime.control_flow_vjp import LoopGradientError
 
+from .programs import load, programs
+
 
 def fd_along(f, x, d, eps=1e-6):
     return (f(x + eps * d) - f(x - eps * d)) / (2 * eps)
@@ -135,3 +137,25 @@ def test_eager_tape_through_python_while_still_works():
         v = rt.while_loop(lambda v: rt.sum(v) < 10.0, lambda v: v * 2.0, w)   # eager: plain Python
         loss = rt.sum(v)
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, w)), [4.0, 4.0])
+
+
+@settings(max_examples=30)
+@given(programs(loops=("for",)), hnp.arrays(np.float64, 3, elements=st.floats(-1.5, 1.5)),
+       st.floats(-1, 1))
+def test_generated_programs_gradients_compiled_match_the_eager_tape(src, x, t):
+    prog = load(src)
+
+    def loss(x, t):
+        y, s = prog(x, t)
+        return rt.sum(y * y) + s
+
+    def grad_fn(x, t):
+        return rt.grad(loss)(x, t)
+    compiled = rt.function(grad_fn)
+    g = np.asarray(compiled(rt.asarray(x), rt.asarray(t)))
+    rt.run_functions_eagerly(True)              # Python control flow under the eager tape
+    try:
+        ge = np.asarray(compiled(rt.asarray(x), rt.asarray(t)))
+    finally:
+        rt.run_functions_eagerly(False)
+    np.testing.assert_allclose(g, ge, rtol=1e-8, atol=1e-10)
