@@ -7,12 +7,14 @@ runs, and the backward pass is replayed. Eagerly that computes gradients now; in
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import core
 from ..core import Op, bind
 from ..pytree import flatten, unflatten
-from .tape import GradientTape, NotDifferentiableError, _type_str, is_inexact
+from .tape import GradientTape, NoneGradientWarning, NotDifferentiableError, _type_str, is_inexact
 
 # -- stop_gradient ----------------------------------------------------------------------------
 
@@ -126,6 +128,17 @@ def _regroup(watched, grads):
     return [unflatten(tree, [next(it) if m else None for m in mask]) for _, tree, mask in watched]
 
 
+def _warn_cut(tape, name):
+    """A zero gradient because the argument's value left the runtime (.numpy(), float()):
+    almost always a mistake, so say where it happened."""
+    where = "".join(f"\n  - {how} on a value computed from the argument ({t}){f' at {loc}' if loc else ''}"
+                    for how, t, loc in tape._cuts)
+    warnings.warn(f"{name}: some gradients are zero because the path to the result was cut: the "
+                  f"tape cannot follow NumPy arrays or Python numbers:{where}\n  Keep the "
+                  "computation in rt operations to differentiate through it.",
+                  NoneGradientWarning, stacklevel=3)
+
+
 def _zeros_for(leaves):
     from ..ops.creation import zeros_like
     return [zeros_like(x) for x in leaves]
@@ -158,6 +171,8 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         _scalar_check(value, name)
         sources = [x for fresh, _, mask in watched for x, m in zip(fresh, mask) if m]
         grads = tape._gradient([value], sources, [None]) if hasattr(value, "shape") else [None] * len(sources)
+        if tape._cuts and any(g is None for g in grads):
+            _warn_cut(tape, name)
         tape._release()
         zeros = iter(_zeros_for([s for s, g in zip(sources, grads) if g is None]))
         per_arg = _regroup(watched, [next(zeros) if g is None else g for g in grads])

@@ -407,3 +407,13 @@ def test_broadcasting_gradients_sum_back_to_each_input_shape(shape, data, name, 
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(ga.numpy(), ea, rtol=tol, atol=tol)
     np.testing.assert_allclose(gb.numpy(), eb, rtol=tol, atol=tol)
+
+
+def test_grad_warns_when_the_path_is_cut_by_numpy():
+    x = rt.asarray([1.0, 2.0])
+    with pytest.warns(rt.NoneGradientWarning, match=r"\.numpy\(\)[\s\S]*test_api\.py"):
+        g = rt.grad(lambda v: rt.sum(rt.asarray(v.numpy()) * 2.0))(x)
+    np.testing.assert_allclose(g.numpy(), [0.0, 0.0])
+    with warnings.catch_warnings():           # logging a value is fine when the path is intact
+        warnings.simplefilter("error")
+        rt.grad(lambda v: rt.sum(v * v) + 0.0 * float(rt.sum(v)))(x)
