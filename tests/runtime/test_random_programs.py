@@ -184,10 +184,10 @@ def steps(draw, env):
 
 @st.composite
 def programs(draw):
-    base = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4))
+    base = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
     inputs = []
     for _ in range(draw(st.integers(1, 3))):
-        shape = draw(hnp.broadcastable_shapes(base, min_side=1, max_side=4))
+        shape = draw(hnp.broadcastable_shapes(base, min_side=0, max_side=4))
         inputs.append(draw(arrays(draw(st.sampled_from(PROGRAM_DTYPES)), shape)))
     env, prog = list(inputs), []
     for _ in range(draw(st.integers(1, 12))):
