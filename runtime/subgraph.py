@@ -3,7 +3,7 @@ and the checks that control-flow constructs share (branch and loop-carry types).
 
 A sub-function is traced with a nested TraceInterpreter, so outer traced values it reads are
 captured as extra graph inputs; the construct's node passes them in. Sub-graphs run through a
-compiled callable cached on each Graph object (optimized with the default pipeline first).
+compiled callable cached on each Graph object.
 """
 from __future__ import annotations
 
@@ -148,11 +148,10 @@ def compiled(graph: Graph):
 
 
 def _compile(graph: Graph):
-    from . import codegen, passes
-    optimized, _ = passes.optimize(graph)
-    if len(optimized.inputs) != len(graph.inputs) or len(optimized.outputs) != len(graph.outputs):
-        optimized = graph       # a pass changed the signature: run the graph as traced
-    return codegen.compile_graph(optimized, graph.name).fn
+    # The optimizer already ran over the sub-graphs of the graph being compiled (passes/__init__.py
+    # gives cond branches and loop bodies the function's own pipeline): compile them as they are.
+    from . import codegen
+    return codegen.compile_graph(graph, graph.name).fn
 
 
 def _has_effects(*graphs) -> bool:

@@ -213,3 +213,14 @@ def test_verify_checks_subgraphs_and_what_feeds_them():
     inner.outputs.append(rt.Graph().add_input((), np.float64, "stray"))   # not defined in it
     with pytest.raises(rt.GraphError, match="not defined"):
         g.verify()
+
+
+def test_subgraphs_get_the_passes_of_their_function():
+    def f(x):
+        return rt.cond(rt.sum(x) > 0, lambda: (rt.sin(x), x * 2.0)[1], lambda: x)   # sin: dead
+    for passes in (None, ()):
+        g = rt.function(f, passes=passes)
+        close(g(rt.ones(2)), np.full(2, 2.0))
+        [node] = [n for n in g.graph_for(rt.ones(2)).nodes if n.op.name == "cond"]
+        src = node.params["true_graph"]._compiled_fn.__code__
+        assert ("sin" in src.co_names) == (passes == ()), (passes, src.co_names)
