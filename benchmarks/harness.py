@@ -46,9 +46,11 @@ _REEXEC_MARK = "EAGERMAGIC_BENCH_REEXEC"
 _pinned_cpu: int | None = None
 
 # Defaults that `python -m benchmarks --rounds N --min-time S` can change for every benchmark.
-DEFAULTS = {"rounds": 7, "min_time": 0.02, "warmup": 0.01, "timer": "wall"}
+DEFAULTS = {"rounds": 7, "min_time": 0.02, "warmup": 0.01,
+            "timer": os.environ.get("EAGERMAGIC_BENCH_CLOCK", "wall")}
 # "wall" is timeit's clock (perf_counter). "cpu" (process_time) counts only the time this process
 # ran, so another process sharing the core does not inflate it: steadier on a busy shared machine.
+# `--cpu-time` or EAGERMAGIC_BENCH_CLOCK=cpu selects it.
 TIMERS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
