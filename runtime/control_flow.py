@@ -18,10 +18,11 @@ from .dtypes import short_type
 from .errors import user_location
 from .pytree import flatten, leaf_paths, unflatten
 from .tensor import Tensor
-from .subgraph import (  # noqa: F401  (is_traced, tracing, run_graph: used by autograph and tests)
-    ControlFlowError, Missing, SubTrace, UndefinedVariableError, _as_output, _at, _aval, _carry_names, _cast_weak, _check_pred,
-    _has_effects, _is_array, _is_value, _op_pair, _out_types, _same, _set_output,
-    _trace_loop_body, _tree_text, _unify_captures, _weak, check_inputs, compiled, is_traced, run_graph, trace_sub, tracing)
+from .subgraph import (  # noqa: F401  (re-exported: errors, is_traced, tracing, run_graph)
+    ControlFlowError, Missing, SubTrace, UndefinedVariableError, _as_output, _at, _aval,
+    _carry_names, _cast_weak, _check_pred, _has_effects, _is_array, _is_value, _op_pair,
+    _out_types, _same, _set_output, _trace_loop_body, _tree_text, _unify_captures, _weak,
+    check_inputs, compiled, is_traced, run_graph, trace_sub, tracing)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -62,9 +63,9 @@ def cond_traced(pred, true_fn, false_fn, operands, out_names=None, loc=None, in_
     loc = loc or user_location()
     if tuple(pred.shape) != ():
         raise ControlFlowError(
-            f"the condition of an `if`/rt.cond must be a single value, got {short_type(pred.dtype, pred.shape)}"
-            f"{_at(loc)}. Use rt.any(...) or rt.all(...) to reduce it, or rt.where(c, a, b) to "
-            "choose elementwise.")
+            f"the condition of an `if`/rt.cond must be a single value, got "
+            f"{short_type(pred.dtype, pred.shape)}{_at(loc)}. Use rt.any(...) or rt.all(...) to "
+            "reduce it, or rt.where(c, a, b) to choose elementwise.")
     leaves, tree = flatten(list(operands))
     dyn = [i for i, x in enumerate(leaves) if _is_array(x)]
     avals = [_aval(leaves[i]) for i in dyn]
@@ -242,7 +243,8 @@ def fori_traced(lo, hi, body_fn, init, names=None, loc=None):
 def _fori_as_while(lower, upper, body_fn, init):
     from .ops.creation import astype
     lo, hi = astype(lower, np.int64), astype(upper, np.int64)
-    out = while_loop(lambda c: c[0] < c[1], lambda c: (c[0] + 1, c[1], body_fn(c[0], c[2])), (lo, hi, init))
+    out = while_loop(lambda c: c[0] < c[1], lambda c: (c[0] + 1, c[1], body_fn(c[0], c[2])),
+                     (lo, hi, init))
     return out[2]
 
 
@@ -291,11 +293,13 @@ def scan(f, init, xs=None, length=None):
         length = int(xs_leaves[0].shape[0])
     for x in xs_leaves:
         if int(x.shape[0]) != length:
-            raise ValueError(f"rt.scan: every xs leaf needs leading axis {length}, got shape {tuple(x.shape)}")
+            raise ValueError(f"rt.scan: every xs leaf needs leading axis {length}, "
+                             f"got shape {tuple(x.shape)}")
     if not tracing():
         carry, ys = init, []
         for i in range(length):
-            carry, y = f(carry, unflatten(xs_tree, [x[i] for x in xs_leaves]) if xs is not None else None)
+            x = unflatten(xs_tree, [x[i] for x in xs_leaves]) if xs is not None else None
+            carry, y = f(carry, x)
             ys.append(y)
         if not ys:
             raise ValueError("rt.scan over zero items in eager mode: the type of ys is unknown")

@@ -21,7 +21,8 @@ _trace_hook = None
 
 
 def set_print_hook(hook) -> object:
-    """Send rt.print's text to `hook(text)` instead of sys.stdout; None restores. Returns the old hook."""
+    """Send rt.print's text to `hook(text)` instead of sys.stdout (None: back to stdout).
+    Returns the previous hook."""
     global _print_hook
     old, _print_hook = _print_hook, hook
     return old

@@ -132,9 +132,10 @@ class Converter:
         if traced is None:
             outs = None if returns else an.live(params, live_after)
             why = f"it has no value before the `if` at line {line}"
+            out_src = None if outs is None else _tuple_src(repr(n) for n in outs)
             call = (f"ag__.if_stmt(ag__test_{k}, ag__true_{k}, ag__false_{k}, "
                     f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
-                    f"{None if outs is None else _tuple_src(repr(n) for n in outs)}, {self._where(line)})")
+                    f"{out_src}, {self._where(line)})")
             tail = f"    return {call}" if returns else (
                 f"    {_tuple_src(outs)} = {call}" if outs else f"    {call}")
             traced = _parse(
@@ -143,11 +144,8 @@ class Converter:
                 f"    def ag__false_{k}({', '.join(params)}):\n        pass\n{tail}\n")[0].body
             ret = [] if returns else _parse(f"return {_tuple_src(outs)}")
             _at_line(traced + ret, line)
-            traced[0].body = body + copy.deepcopy(ret) if body else copy.deepcopy(ret) or [ast.Pass()]
-            traced[1].body = orelse + copy.deepcopy(ret) if orelse else copy.deepcopy(ret) or [ast.Pass()]
-            for fn in traced[:2]:
-                if not fn.body:
-                    fn.body = _at_line([ast.Pass()], line)
+            traced[0].body = (body + copy.deepcopy(ret)) or _at_line([ast.Pass()], line)
+            traced[1].body = (orelse + copy.deepcopy(ret)) or _at_line([ast.Pass()], line)
         return self._dispatch(k, test, line, traced,
                               [ast.If(test=ast.Name(f"ag__test_{k}", ast.Load()), body=py_body,
                                       orelse=py_orelse)])
@@ -252,7 +250,8 @@ class Converter:
                     f"{self._where(line)}, ag__.vars(locals(), ({target!r},), {why!r})[0])")
             traced = _at_line(_parse(          # the target keeps its last value, as in Python
                 f"if True:\n"
-                f"    def ag__body_{k}({', '.join([target] + params)}):\n        return {_tuple_src(params)}\n"
+                f"    def ag__body_{k}({', '.join([target] + params)}):\n"
+                f"        return {_tuple_src(params)}\n"
                 f"    {_tuple_src([target] + params)} = {call}\n")[0].body, line)
             traced[0].body = body + traced[0].body
         py = ast.For(target=s.target, iter=ast.Name(f"ag__test_{k}", ast.Load()), body=py_body,
