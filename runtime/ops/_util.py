@@ -12,11 +12,11 @@ from ..errors import ImmutableTensorError, RuntimeOpError, arg_error
 PY_SCALARS = (bool, int, float, complex)
 
 
-def dummy(aval):
+def dummy(aval, shape=()):
     """A 0-d stand-in with the aval's dtype (Python scalars stay weak, as NumPy 2 treats them)."""
     if isinstance(aval, PY_SCALARS):
         return aval
-    return np.ones((), aval.dtype)
+    return np.ones(shape, aval.dtype)
 
 
 def dtype_of(fn, *avals, **params):
@@ -34,7 +34,12 @@ def dtype_of(fn, *avals, **params):
         return hit
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dt = np.result_type(fn(*(dummy(a) for a in avals), **params))
+        try:
+            dt = np.result_type(fn(*(dummy(a) for a in avals), **params))
+        except ValueError:
+            # a failure that depends on values (an integer to a negative power), which NumPy
+            # raises only when there are elements: ask again with empty stand-ins
+            dt = np.result_type(fn(*(dummy(a, (0,)) for a in avals), **params))
     if key is not None:
         if len(_DTYPES) > 4096:
             _DTYPES.clear()
