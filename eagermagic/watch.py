@@ -35,7 +35,7 @@ from .summary import Summary, array_of, final_summary, fingerprint, scalar_value
 _MISSING = object()
 MAX_HISTORY = 100_000
 EVERY_MAX = 256          # ops between ticks at most (the op counter's `every` adapts below it)
-TICK_GAP = 20e-6         # ticks closer than this cost more than a few percent of the ops
+TICK_GAP = 50e-6         # ticks (~1 us each) closer than this would cost over ~2% of the run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,21 +64,30 @@ def watch_kind(v, named: bool = False) -> str | None:
 class History:
     """The values a scalar name took, oldest first. Past MAX_HISTORY points every 2nd, then 4th
     ... value is kept, so the curve's shape survives and memory stays bounded."""
-    __slots__ = ("values", "stride", "_skip")
+    __slots__ = ("values", "stride", "seen", "_arr")
 
     def __init__(self):
         self.values: list[float] = []
         self.stride = 1
-        self._skip = 0
+        self.seen = 0                   # values added, kept or not
+        self._arr = np.empty(0)         # `values` as an array, converted a piece at a time
 
     def add(self, x: float) -> None:
-        self._skip += 1
-        if self._skip % self.stride:
+        self.seen += 1
+        if self.seen % self.stride:
             return
         self.values.append(x)
         if len(self.values) > MAX_HISTORY:
             del self.values[1::2]
             self.stride *= 2
+            self._arr = np.empty(0)
+
+    def array(self) -> np.ndarray:
+        """The values as a float array; each call converts only what was added since the last."""
+        n = len(self._arr)
+        if n < len(self.values):
+            self._arr = np.concatenate([self._arr, np.asarray(self.values[n:], np.float64)])
+        return self._arr
 
 
 @dataclass
@@ -90,6 +99,7 @@ class Entry:
     ref: object = None                     # returns the value last summarized (weakly held)
     sfp: object = None                     # fingerprint of an ndarray when last summarized
     history: list | None = None            # scalars: the values seen, oldest first
+    track: History | None = None           # ... and the History they are kept in
     changes: int = 0                       # times a scan saw a new value
     deleted: bool = False
     order: int = 0
@@ -375,7 +385,8 @@ class TensorWatch:
         e.sfp = fingerprint(v, exact=final) if isinstance(v, np.ndarray) else None
         e.changes += 1
         if kind == "scalar":
-            e.history = self.histories[name].values
+            e.track = self.histories[name]
+            e.history = e.track.values
         elif name in self._tracks:             # a number became an array
             self._untrack(name)
 
@@ -417,8 +428,8 @@ def row_html(e: Entry) -> str:
         value = s.tiny if s.tiny is not None else s.stats_text()
         parts.append(f'<span style="min-width:8em">= {escape(value)}</span>')
         if e.history and len(e.history) > 1:
-            parts.append(line(e.history, title=f"{e.name} over time", highlight_last=True))
-            parts.append(f'<span style="color:#777">{len(e.history):,} values seen</span>')
+            parts.append(line(e.track.array(), title=f"{e.name} over time", highlight_last=True))
+            parts.append(f'<span style="color:#777">{e.track.seen:,} values seen</span>')
     else:
         parts.append(f'<span style="min-width:24em">{escape(s.stats_text())}</span>')
         if s.tiny is not None:
