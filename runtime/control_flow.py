@@ -50,8 +50,8 @@ def cond(pred, true_fn, false_fn, *operands):
     Both branches must return the same structure with the same shapes and dtypes.
 
     >>> x = rt.asarray([1.0, -2.0])
-    >>> rt.cond(rt.sum(x) > 0, lambda v: v * 2, lambda v: -v, x)
-    Tensor([ 1., -2.], dtype=float64)
+    >>> rt.cond(rt.sum(x) > 0, lambda v: v * 2, lambda v: -v, x)     # sum is -1: false branch
+    Tensor([-1.,  2.], dtype=float64)
     """
     if not is_traced(pred):
         return true_fn(*operands) if pred else false_fn(*operands)

@@ -29,7 +29,7 @@ def set_print_hook(hook) -> object:
 
 
 def set_trace_hook(hook) -> object:
-    """`hook(name)` returns a context manager entered while `rt.function` `name` is traced.
+    r"""`hook(name)` returns a context manager entered while `rt.function` `name` is traced.
 
     A front end uses it to mark output printed while tracing (Python `print` runs only then).
     Returns the old hook; None removes it.
@@ -37,6 +37,11 @@ def set_trace_hook(hook) -> object:
     >>> import contextlib, io
     >>> buf = io.StringIO()
     >>> old = rt.set_trace_hook(lambda name: contextlib.redirect_stdout(buf))
+    >>> f = rt.function(lambda x: (print("tracing"), x + 1)[1])
+    >>> _ = f(rt.ones(2)); _ = f(rt.ones(2))
+    >>> buf.getvalue()
+    'tracing\n'
+    >>> _ = rt.set_trace_hook(old)
     """
     global _trace_hook
     old, _trace_hook = _trace_hook, hook

@@ -21,8 +21,8 @@ numbers.
 ...         y = -x
 ...     return y
 >>> g = rt.function(f)                       # autograph is on by default
->>> g(rt.asarray([1.0, -3.0]))
-Tensor([ 1.,  3.], dtype=float64)
+>>> g(rt.asarray([1.0, -3.0]))                # the sum is negative: the else branch
+Tensor([-1.,  3.], dtype=float64)
 """
 from __future__ import annotations
 
@@ -80,12 +80,15 @@ def convert_user_function(f):
 
 
 def convert_module(module: ast.Module, filename: str) -> ast.Module:
-    """Convert every top-level def of a module AST in place, for a caller (a notebook front end)
+    r"""Convert every top-level def of a module AST in place, for a caller (a notebook front end)
     that builds functions as ASTs. Exec the compiled module with `module_globals()` added to
     its globals (the converted code calls `ag__`).
 
     >>> tree = ast.parse("def f(x):\n    if rt.sum(x) > 0:\n        x = -x\n    return x\n")
-    >>> tree = rt.autograph.convert_module(tree, "<cell>")
+    >>> ns = {"rt": rt, **rt.autograph.module_globals()}
+    >>> exec(compile(rt.autograph.convert_module(tree, "<cell>"), "<cell>", "exec"), ns)
+    >>> rt.function(ns["f"])(rt.asarray([1.0, 2.0]))
+    Tensor([-1., -2.], dtype=float64)
     """
     for i, node in enumerate(module.body):
         if isinstance(node, ast.FunctionDef):
