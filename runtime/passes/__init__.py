@@ -17,7 +17,8 @@ How fused groups look in the optimized graph (for printing and for drawing clust
 ONE node whose op is `fused` (`node.op.name == "fused"`). Its params are
   body:       a Graph holding the group's nodes (each with its own source location), whose inputs
               correspond one to one to the fused node's inputs and whose outputs to its outputs;
-  block_rows: how many rows (along axis 0) one block of the generated loop processes.
+  block_rows: how many rows (along axis 0) one block of the generated loop processes;
+  flat:       (only when True) the loop runs over blocks of block_rows flattened elements.
 `print(graph)` shows the fused node followed by its body, indented. Codegen turns the node into one
 loop over row blocks with reusable scratch buffers (runtime/codegen_fused.py).
 The memory plan is stored as `graph.memory_plan = {value: donor value}` (see memory.py).

@@ -13,8 +13,14 @@ group only if none of its inputs depends on that group through a node outside it
 only share an input (`a * 2` and `a + 1`) merge too (sibling fusion: the input is read once).
 Random and side-effect ops never join a group.
 
-The fused node: `outs = fused(*inputs, body=<Graph>, block_rows=B)`; `body` holds the group's
-nodes (with their source locations) reading `inputs`, and returns the values used outside.
+Rows much longer than a block (a (2, 10**7) array) would make blocks too big: elementwise ops
+whose inputs all have the output's shape (or one element) then form *flat* groups, which run
+over blocks of the flattened elements instead (`flat=True`). A node joins a row group when it
+can (so reductions can follow), else a flat one.
+
+The fused node: `outs = fused(*inputs, body=<Graph>, block_rows=B[, flat=True])`; `body` holds
+the group's nodes (with their source locations) reading `inputs`, and returns the values used
+outside. `block_rows` is rows per block (elements per block when flat).
 """
 from __future__ import annotations
 
