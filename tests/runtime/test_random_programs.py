@@ -274,7 +274,7 @@ def test_a_program_with_every_step_kind_compiles(passes):
 
 # --- big arrays: the default pipeline fuses elementwise chains and row reductions into blocks ---
 
-ROWS, COLS = 300, 520          # 156K elements: more than one fusion block (64K elements)
+ROWS, COLS = 1100, 520         # 572K elements: several fusion blocks (64K elements, or 1 MB of rows)
 ELEMENTWISE = ["tanh", "exp", "negative", "abs", "square", "sin"]
 
 
