@@ -47,6 +47,7 @@ class OpCounter:
         self._done = 0              # ops in finished segments (and in earlier `with` blocks)
         self._seg = None            # the current itertools.repeat: its length hint is what's left
         self._seg_len = every
+        self.last_len = every       # ops between the last two ticks
         self._orig = None
         self._interp = None
 
@@ -80,6 +81,7 @@ class OpCounter:
         while True:
             # `every` may have changed (the watch adapts it): the next segment has the new length
             self._done += self._seg_len
+            self.last_len = self._seg_len           # ops since the previous tick
             n = self._seg_len = self.every
             self._seg = seg = itertools.repeat((), n)
             try:
@@ -140,6 +142,7 @@ class _CountingInterpreter(Interpreter):
         self.left -= 1
         if self.left <= 0:
             self.done += self.n
+            self.counter.last_len = self.n
             self.left = self.n = self.counter.every
             self.counter.tick()
 

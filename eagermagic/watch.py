@@ -208,18 +208,19 @@ class TensorWatch:
     def _adapt(self, gap: float, seen_new: bool) -> None:
         """Ticks as rare as possible, as frequent as the history needs: a tracked number that
         changed at every tick for a while means values may be missed (tick twice as often, if
-        ops are slow enough for that to stay cheap); a few quiet ticks, or ticks less than
-        TICK_GAP apart, mean ticks can be rarer."""
+        ticks stay at least TICK_GAP apart); a few quiet ticks, or ticks closer than TICK_GAP,
+        mean ticks can be rarer. `gap` covered the counter's `last_len` ops."""
         c = self.counter
         if c is None:
             return
-        if gap < TICK_GAP:
+        ahead = gap / max(c.last_len, 1) * c.every      # the gap to expect at the current rate
+        if ahead < TICK_GAP:
             self._streak = 0
             if c.every < EVERY_MAX:
                 c.every *= 2
         elif seen_new:
             self._streak = self._streak + 1 if self._streak > 0 else 1
-            if self._streak >= 3 and gap >= 2 * TICK_GAP and c.every > 1:
+            if self._streak >= 3 and ahead >= 2 * TICK_GAP and c.every > 1:
                 c.every //= 2
                 self._streak = 0
         else:

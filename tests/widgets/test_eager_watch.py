@@ -65,9 +65,9 @@ def test_last_expression_is_displayed_and_namespace_bound(ip):
 
 
 def test_scalar_history_across_iterations(ip):
-    # 21 ops of ~10 us per iteration: ticks come often enough (they adapt to the loop) to see
-    # every value of loss
-    ip.user_ns["x"] = rt.asarray(np.linspace(0, 1, 20_000))
+    # 21 ops of ~50 us or more per iteration: ticks come often enough (they adapt to the loop)
+    # to see every value of loss
+    ip.user_ns["x"] = rt.asarray(np.linspace(0, 1, 100_000))
     cap, res = run_eager(ip, (
         "for i in range(30):\n"
         "    h = x\n"
