@@ -8,9 +8,11 @@ user's lines. Conditions on Python values run exactly as written.
 
 What converts: the body of the function given to rt.function (helpers it calls run as
 written: convert them with `rt.autograph.convert` or use rt.cond). Documented limits, each
-with its own error when the condition is traced: `break`/`continue` in a converted loop or
-`if`; `return` except at the end of both branches of an `if` (or an `if` followed by the rest
-of the function); a `while`/`for` with `else:`; variables assigned in only one branch and used
+with its own error when the condition is traced: `break`/`continue` inside a `with` or `try`
+in a converted loop (elsewhere they work: a flag and guarded code); `return` inside a
+converted loop, or in an `if` except at the end of both branches (or an `if` followed by the
+rest of the function); a `while`/`for` with `else:`; after a `break` in a converted `for`, the
+loop variable holds the last index, not the one it broke at; variables assigned in only one branch and used
 afterwards; loop variables changing shape or dtype; loop variables that are not tensors or
 numbers.
 

@@ -33,7 +33,7 @@ class _Names(ast.NodeVisitor):
     def visit_Name(self, node):
         if isinstance(node.ctx, ast.Load):
             self.loads.add(node.id)
-        elif not node.id.startswith("ag__"):
+        elif not node.id.startswith("ag__") or node.id.startswith("ag__break"):
             self.stores[node.id] = None
 
     def _scope(self, node):

@@ -20,8 +20,9 @@ import copy
 
 from . import analysis as an
 
-_BREAK_FIX = ("Keep a flag variable instead (`done = done | (x > tol)`) and test it in the "
-              "loop condition (`while i < n and not done:`), or use rt.where to select values.")
+_BREAK_FIX = ("A `break`/`continue` directly in the loop or in its `if`s converts; inside a "
+              "`with` or `try` it does not: keep a flag variable instead (`done = x > tol`) and "
+              "test it in the loop condition (`while i < n and not done:`).")
 _IF = "an `if` whose condition is a traced value"
 _RETURN_FIX = ("A traced `if` can end in `return` in both branches (or in the `if` with the rest "
                "of the function after it); elsewhere assign the result to a variable and return "
@@ -179,14 +180,18 @@ class Converter:
     def while_(self, s, live_after):
         k, line = self._new(), s.lineno
         loop_live = live_after | an.loads([s.test]) | an.exposed_loads(s.body)
-        params = an.stores(s.body)
+        flag, jumpless = self._without_jumps(s, k)
+        params = an.stores(jumpless if jumpless is not None else s.body)
         test = self.test(s.test)
-        body = self.block(copy.deepcopy(s.body), loop_live)
         py_body = self.block(s.body, loop_live)
         py_orelse = self.block(s.orelse, live_after)
 
-        traced = self._loop_unsupported(s, "a `while` loop whose condition is a traced value")
+        traced = self._loop_unsupported(s, "a `while` loop whose condition is a traced value",
+                                        jumpless is not None)
         if traced is None:
+            body = self.block(jumpless, loop_live | {flag})
+            if flag in params:            # after a `break` the loop condition is false
+                test = _and_not(flag, test)
             live = an.live(params, loop_live)
             why = f"it is first assigned inside the `while` loop at line {line}"
             call = (f"ag__.while_stmt(ag__cond_{k}, ag__body_{k}, "
@@ -200,6 +205,9 @@ class Converter:
                 f"    {_tuple_src(params)} = {call}\n")[0].body, line)
             traced[0].body[0].value = copy.deepcopy(test)
             traced[1].body = body + traced[1].body
+            if flag in params:
+                traced[2:2] = _at_line(_parse(f"{flag} = False"), line)
+            test = self.test(s.test)
         first = f"ag__first_{k}"
         py = _at_line(_parse(f"{first} = [ag__test_{k}]\nwhile ({first}.pop() if {first} else None):\n"
                              "    pass\n"), line)
@@ -210,11 +218,18 @@ class Converter:
         py[1].orelse = py_orelse
         return self._dispatch(k, test, line, traced, py)
 
-    def _loop_unsupported(self, s, kind):
+    def _without_jumps(self, s, k):
+        """(flag name, the body with `break`/`continue` rewritten) or (flag, None) if a jump
+        sits where the rewrite cannot reach (inside `with`/`try`). `break` sets the flag and
+        skips the rest of the body; `continue` skips the rest; later iterations test the flag."""
+        flag = f"ag__break_{k}"
+        return flag, _rewrite_jumps(copy.deepcopy(s.body), flag)
+
+    def _loop_unsupported(self, s, kind, jumps_ok=False):
         ret = an.find(s.body, (ast.Return,))
         if ret is not None:
             return self._raise("return", kind, ret.lineno, _RETURN_FIX)
-        hit = an.find(s.body, (ast.Break, ast.Continue), loop_level=True)
+        hit = None if jumps_ok else an.find(s.body, (ast.Break, ast.Continue), loop_level=True)
         if hit is not None:
             word = "break" if isinstance(hit, ast.Break) else "continue"
             return self._raise(word, kind, hit.lineno, _BREAK_FIX)
@@ -235,13 +250,19 @@ class Converter:
         k, line = self._new(), s.lineno
         target = s.target.id
         loop_live = (live_after | an.exposed_loads(s.body)) - {target}
-        params = [n for n in an.stores(s.body) if n != target]
-        body = self.block(copy.deepcopy(s.body), loop_live)
+        flag, jumpless = self._without_jumps(s, k)
+        params = [n for n in an.stores(jumpless if jumpless is not None else s.body) if n != target]
         py_body = self.block(s.body, loop_live)
         py_orelse = self.block(s.orelse, live_after)
 
-        traced = self._loop_unsupported(s, "a `for i in rt.range(...)` loop (compiled as one loop node)")
+        traced = self._loop_unsupported(s, "a `for i in rt.range(...)` loop (compiled as one loop node)",
+                                        jumpless is not None)
         if traced is None:
+            if flag in params:            # after a `break` the remaining iterations do nothing
+                guard = _at_line(_parse(f"if not {flag}:\n    pass"), line)[0]
+                guard.body = jumpless
+                jumpless = [guard]
+            body = self.block(jumpless, loop_live | {flag})
             live = an.live(params, loop_live)
             why = f"it is first assigned inside the `for` loop at line {line}"
             call = (f"ag__.for_stmt(ag__test_{k}, ag__body_{k}, "
@@ -254,6 +275,8 @@ class Converter:
                 f"        return {_tuple_src(params)}\n"
                 f"    {_tuple_src([target] + params)} = {call}\n")[0].body, line)
             traced[0].body = body + traced[0].body
+            if flag in params:
+                traced[1:1] = _at_line(_parse(f"{flag} = False"), line)
         py = ast.For(target=s.target, iter=ast.Name(f"ag__test_{k}", ast.Load()), body=py_body,
                      orelse=py_orelse, type_comment=None)
         _at_line([py.iter], line)
@@ -297,6 +320,40 @@ class _BoolOps(ast.NodeTransformer):
 def _no_args():
     return ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[],
                          kwarg=None, defaults=[])
+
+
+def _rewrite_jumps(block, flag):
+    """`block` without `break`/`continue` at its loop's level: what follows a jump moves into
+    the other branch of the `if` holding it; `break` also sets `flag`. None: a jump inside a
+    statement other than `if` (with, try), which this does not rewrite."""
+    out = []
+    for i, st in enumerate(block):
+        if isinstance(st, ast.Break):
+            return out + _at_line(_parse(f"{flag} = True"), st.lineno)
+        if isinstance(st, ast.Continue):
+            return out
+        if an.find([st], (ast.Break, ast.Continue), loop_level=True) is None:
+            out.append(st)
+            continue
+        if not isinstance(st, ast.If):
+            return None
+        tail = block[i + 1:]
+        body = _rewrite_jumps(st.body + copy.deepcopy(tail), flag)
+        orelse = _rewrite_jumps(st.orelse + copy.deepcopy(tail), flag)
+        if body is None or orelse is None:
+            return None
+        st.body = body or _at_line([ast.Pass()], st.lineno)
+        st.orelse = orelse
+        return out + [st]
+    return out
+
+
+def _and_not(flag, test):
+    """`not flag and test`, lazily, as the converted condition of a loop with a `break`."""
+    call = _parse(f"ag__.and_(lambda: ag__.not_({flag}), lambda: None)")[0].value
+    _at_line([call], test.lineno)
+    call.args[1].body = test
+    return call
 
 
 # Calls left alone: they depend on the calling frame (super, locals ...) or are builtins that

@@ -39,12 +39,18 @@ def statement(draw, depth, counter, loops=("while", "for")):
         return [f"if {n} > 1:"] + _indent(draw(block(depth + 1, counter, loops))) + \
                ["else:"] + _indent(draw(block(depth + 1, counter, loops)))
     k = f"k{next(counter)}"
+    jump = draw(st.sampled_from([[], [], ["break"], ["continue"]]))
+    if jump and kind == "while":
+        jump = ["break"]               # a `continue` there would skip the counter: endless
+    jump = [f"if rt.max(y) > t * {draw(consts)} + 1:", f"    {jump[0]}"] if jump else []
     if kind == "while":
-        body = draw(block(depth + 1, counter, loops)) + [f"y = y * 1.25 + 0.5", f"{k} = {k} + 1"]
+        body = (draw(block(depth + 1, counter, loops)) + jump
+                + ["y = y * 1.25 + 0.5", f"{k} = {k} + 1"])
         return [f"{k} = 0", f"while rt.sum(rt.abs(y)) < t * 4 + 8 and {k} < {draw(st.integers(1, 4))}:"] \
             + _indent(body)
     n = draw(st.integers(0, 3))
-    body = draw(block(depth + 1, counter, loops)) + [f"s = s * 0.5 + rt.sum(y * i.astype(rt.float64))"]
+    body = draw(block(depth + 1, counter, loops)) + jump + [
+        f"s = s * 0.5 + rt.sum(y * i.astype(rt.float64))"]
     return [f"for i in rt.range({n}):"] + _indent(body)
 
 

@@ -214,17 +214,56 @@ def test_temporary_in_loop_is_fine():
 
 
 def with_break(x):
-    while rt.sum(x) < 10:
+    while rt.sum(x) < 100:
         x = x * 2
         if rt.max(x) > 3:
             break
+        x = x + 1
     return x
 
 
-def test_break_in_traced_while_is_a_clear_error():
+@given(hnp.arrays(np.float64, 2, elements=st.floats(0.1, 2)))
+def test_break_in_traced_while(x):
+    e, c, g = eager_and_compiled(with_break, rt.asarray(x))
+    assert_same(e, c)
+    assert "while_loop" in all_ops(g.graph_for(rt.asarray(x)))
+
+
+def search(x, target):
+    found = rt.asarray(-1)
+    for i in rt.range(x.shape[0]):
+        if x[i] < 0:
+            continue
+        if x[i] > target:
+            found = i
+            break
+        x = x * 1.0
+    return found
+
+
+@given(hnp.arrays(np.float64, 5, elements=st.floats(-2, 2)), st.floats(-1, 1.5))
+def test_break_and_continue_in_converted_for(x, t):
+    e, c, g = eager_and_compiled(search, rt.asarray(x), rt.asarray(t))
+    assert int(e) == int(c)
+    expect = next((i for i, v in enumerate(x) if v >= 0 and v > t), -1)
+    assert int(c) == expect
+    assert "fori_loop" in all_ops(g.graph_for(rt.asarray(x), rt.asarray(t)))
+
+
+def break_in_with(x):
+    import contextlib
+    while rt.sum(x) < 10:
+        with contextlib.nullcontext():
+            if rt.max(x) > 3:
+                break
+        x = x * 2
+    return x
+
+
+def test_break_the_rewrite_cannot_reach_is_a_clear_error():
     with pytest.raises(AutographError) as e:
-        rt.function(with_break)(rt.ones(2))
-    assert "`break`" in str(e.value) and f"line {with_break.__code__.co_firstlineno + 4}" in str(e.value)
+        rt.function(break_in_with)(rt.ones(2))
+    assert "`break`" in str(e.value) and f"line {break_in_with.__code__.co_firstlineno + 5}" in str(e.value)
     assert "flag" in str(e.value)
 
 
@@ -251,19 +290,6 @@ def return_in_loop(x):
 def test_return_inside_a_converted_loop_is_a_clear_error():
     with pytest.raises(AutographError, match=r"`return` inside a `for i in rt.range\(...\)` loop"):
         rt.function(return_in_loop)(rt.ones(2))
-
-
-def continue_in_range(x):
-    for i in rt.range(3):
-        if rt.sum(x) > 5:
-            continue
-        x = x + 1
-    return x
-
-
-def test_continue_inside_converted_for_is_a_clear_error():
-    with pytest.raises(AutographError, match=r"`continue` inside a `for i in rt.range\(...\)` loop"):
-        rt.function(continue_in_range)(rt.ones(2))
 
 
 def test_lambdas_are_not_converted_and_say_so():
