@@ -76,7 +76,11 @@ class Tensor(ArrayMethods, metaclass=_TensorType):
         v = self._v
         if dtype is not None and np.dtype(dtype) != v.dtype:
             return v.astype(dtype)
-        return v.copy() if copy else v
+        if copy:
+            return v.copy()
+        v = v.view()                  # read-only: writing into np.asarray(t) must not change t
+        v.flags.writeable = False
+        return v
 
     def __bool__(self):
         return bool(self._v)

@@ -85,8 +85,12 @@ def test_numpy_functions_on_tensors_return_tensors():
         same(got, want)
 
 
-def test_np_asarray_of_a_tensor_is_a_read_only_view():
-    t = rt.asarray(A)
+@pytest.mark.parametrize("make", [lambda: rt.asarray(A), lambda: rt.asarray(A) + 1.0 - 1.0,
+                                  lambda: rt.function(lambda a: a * 1.0)(rt.asarray(A)),
+                                  lambda: rt.reshape(rt.asarray(A), (2, 3))],
+                         ids=["asarray", "op result", "compiled result", "view"])
+def test_np_asarray_of_a_tensor_is_a_read_only_view(make):
+    t = make()
     arr = np.asarray(t)
     assert type(arr) is np.ndarray
     same(arr, A)
