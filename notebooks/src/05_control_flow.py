@@ -178,7 +178,8 @@ print("fori_loop: ", int(total))
 # %% [markdown]
 # ## What autograph cannot convert
 #
-# Some Python does not map onto graph control flow, for example a `break` in a loop whose
+# `break` and `continue` convert (autograph turns them into a flag and guarded code). Some
+# Python does not map onto graph control flow, for example a `return` inside a loop whose
 # condition is traced. The error explains what to write instead:
 
 # %% tags=["limits"]
@@ -187,7 +188,7 @@ def first_negative(x):
     i = rt.asarray(0)
     while i < x.shape[0]:
         if x[i] < 0:
-            break
+            return i
         i = i + 1
     return i
 
@@ -197,16 +198,16 @@ except rt.autograph.AutographError as e:
     print("AutographError:", e)
 
 # %% [markdown]
-# Rewritten with a flag, as the message suggests, it converts:
+# Rewritten with `break`, as the message suggests, it converts:
 
 # %% tags=["limits-fixed"]
 @rt.function
 def first_negative(x):
     i = rt.asarray(0)
-    found = rt.asarray(False)
-    while i < x.shape[0] and not found:
-        found = x[i] < 0
-        i = i + rt.where(found, 0, 1)
+    while i < x.shape[0]:
+        if x[i] < 0:
+            break
+        i = i + 1
     return i
 
 print("first negative entry of", x, "is at index", int(first_negative(x)))

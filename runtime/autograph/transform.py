@@ -24,9 +24,9 @@ _BREAK_FIX = ("A `break`/`continue` directly in the loop or in its `if`s convert
               "`with` or `try` it does not: keep a flag variable instead (`done = x > tol`) and "
               "test it in the loop condition (`while i < n and not done:`).")
 _IF = "an `if` whose condition is a traced value"
-_RETURN_FIX = ("A traced `if` can end in `return` in both branches (or in the `if` with the rest "
-               "of the function after it); elsewhere assign the result to a variable and return "
-               "it once at the end.")
+_RETURN_FIX = ("In a loop, `break` out of it and return after the loop. A traced `if` can end "
+               "in `return` in both branches (or in the `if` with the rest of the function after "
+               "it); elsewhere assign the result to a variable and return it once at the end.")
 
 
 def _parse(src: str) -> list:

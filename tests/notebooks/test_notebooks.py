@@ -223,7 +223,7 @@ def check_05(nb):
     explicit = text(outputs(tagged(nb, "explicit")))
     assert "10 1024.0" in explicit and "fori_loop:  10" in explicit, explicit
     limits = text(outputs(tagged(nb, "limits")))
-    assert "AutographError" in limits and "break" in limits, limits
+    assert "AutographError" in limits and "`return` inside a `while`" in limits, limits
     assert "is at index 1" in text(outputs(tagged(nb, "limits-fixed")))
 
 
