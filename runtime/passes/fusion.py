@@ -211,8 +211,11 @@ def _block_rows(members, key) -> int:
         return CHUNK_ELEMENTS
     row = max(math.prod((n.inputs[0] if n.op.reduction else n.out).shape[1:]) for n in members)
     if any(n.op.reduction for n in members):
-        item = max(np.dtype(n.out.dtype).itemsize for n in members)
-        return max(1, ROW_BLOCK_BYTES // max(1, row * item))
+        row_bytes = max(1, row * max(np.dtype(n.out.dtype).itemsize for n in members))
+        rows = max(1, ROW_BLOCK_BYTES // row_bytes)
+        if key[1] < MIN_BLOCKS * rows and key[1] * row_bytes >= ROW_BLOCK_BYTES // 2:
+            rows = -(-key[1] // MIN_BLOCKS)      # 0.5-2 MB of rows: still two blocks
+        return rows
     return max(1, CHUNK_ELEMENTS // max(1, row))
 
 
@@ -298,9 +301,8 @@ def _any_group_can_pay(graph: Graph) -> bool:
             reduces.add(key)
     for key, row in widest.items():
         rows = max(1, CHUNK_ELEMENTS // max(1, row))
-        if key in reduces:
-            rows = min(rows, max(1, ROW_BLOCK_BYTES // max(1, row * 16)))
-        if key[1] >= MIN_BLOCKS * rows:
+        if key[1] >= MIN_BLOCKS * rows or (key in reduces and key[1] >= MIN_BLOCKS
+                                           and key[1] * row >= ROW_BLOCK_BYTES // 16):
             return True
     return False
 
