@@ -66,10 +66,10 @@ def test_updates_arrive_while_the_cell_runs(kernel):
     live = [(t, s) for t, s in updates if "running" in s]
     final = updates[-1][1]
     assert "done" in final and ops(final) == 1 + 3 * n           # the final state is exact
-    assert len(live) >= 5, updates
+    assert len(live) >= 3, updates          # (about 10 on an idle machine; fewer when it is busy)
     counts = [ops(s) for _, s in live]
     assert counts == sorted(counts) and counts[-1] < ops(final)  # sent mid-run, mid-run values
-    assert live[-1][0] - live[0][0] > 0.5                        # spread over the run, not a burst
+    assert live[-1][0] - live[0][0] > 0.3                        # spread over the run, not a burst
     assert all(t < idle for t, _ in live)
     elapsed = float(re.search(r"done in ([\d.e+-]+) s", final).group(1))
     assert len(live) <= elapsed * 10 + 2                         # throttled: at most ~10 a second
