@@ -50,7 +50,7 @@ def statement(draw, depth, counter, loops=("while", "for")):
             + _indent(body)
     n = draw(st.integers(0, 3))
     body = draw(block(depth + 1, counter, loops)) + jump + [
-        f"s = s * 0.5 + rt.sum(y * i.astype(rt.float64))"]
+        "s = s * 0.5 + rt.sum(y * i.astype(rt.float64))"]
     return [f"for i in rt.range({n}):"] + _indent(body)
 
 
