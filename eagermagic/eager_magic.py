@@ -113,8 +113,9 @@ class EagerMagics(Magics):
         sent while the cell runs (at most ~10 per second); the final state is read exactly after
         the cell. In a terminal, a plain-text summary is printed at the end.
 
-        Ops are counted when they run through the runtime's eager interpreter; a compiled
-        `rt.function` counts as the ops it runs eagerly (none, once compiled).
+        Ops are the runtime's eager ops (an op with several results counts once per result); a
+        call of a compiled `rt.function` counts once per result, not per op inside it. NumPy
+        calls on NumPy arrays are not ops, but the arrays they make are watched like tensors.
         """
         args = parse_argstring(self.eager, line)
         shell = self.shell
