@@ -153,6 +153,9 @@ class EagerInterpreter(Interpreter):
             r = op.impl(*vals, **params)
         except Exception as e:
             raise op_error(op.name, args, params, e, user_location(), "in eager mode") from e
+        if op.movement and any(type(a) is _ndarray and a.flags.writeable for a in args):
+            # a view of the caller's writable array would change when they write into it
+            r = tuple(map(np.array, r)) if op.multiple_results else np.array(r)
         if op.multiple_results:
             return tuple(wrap(x) for x in r)
         return wrap(r)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import runtime as rt
+from runtime.ops import indexing
 from rt_strategies import any_array, arrays, float_dtypes
 
 
@@ -387,3 +388,13 @@ def test_asarray_of_a_list_of_tensors_stacks_them_eager_and_traced():
     nested = lambda m, v: m.asarray([[v[0], v[1]], [v[2], 0.0]])  # noqa: E731
     same(compiled(lambda v: nested(rt, v), x), nested(np, a))
     same(rt.asarray([x[0], x[1]], dtype=rt.int32), np.array([a[0], a[1]], dtype=np.int32))
+
+
+def test_movement_ops_on_a_writable_numpy_array_do_not_alias_it():
+    a = np.arange(6.0)
+    views = [rt.reshape(a, (2, 3)), rt.flip(a), a.reshape(3, 2) @ np.ones(2), indexing.getitem(a, slice(1, 3)),
+             rt.split(a, 2)[0], rt.broadcast_to(a, (2, 6))]
+    before = [np.array(v) for v in views]
+    a[:] = -1.0
+    for v, b in zip(views, before):
+        same(v, b)
