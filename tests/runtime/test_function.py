@@ -252,6 +252,7 @@ def test_an_inlined_function_keeps_its_autograph_conversion():
     assert outer.trace_count == 1
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero")
 def test_static_float_keys_tell_signed_zeros_apart_and_hit_for_nan():
     f = rt.function(lambda x, k: x / k)
     one = rt.asarray([1.0])
