@@ -171,6 +171,10 @@ def _np_reduce(fn):
 
 def _np_var(fn):
     def call(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        if out is not None:
+            raise ImmutableTensorError("out= would write into an array in place; tensors are immutable")
+        if dtype is not None:
+            a = creation.astype(a, dtype)
         return fn(a, axis=axis, correction=ddof, keepdims=keepdims)
     return call
 
