@@ -90,6 +90,7 @@ class ArrayMethods:
     def clip(self, min=None, max=None): return ew.clip(self, min, max)
     def dot(self, other): return linalg.dot(self, other)
     def round(self, decimals=0): return ew.round(self, decimals)  # type: ignore[attr-defined]
+    def __round__(self, ndigits=None): return ew.round(self, ndigits or 0)  # type: ignore[attr-defined]
     def swapaxes(self, a, b): return movement.swapaxes(self, a, b)
 
     # NumPy protocols: np.tanh(t), np.sum(t, axis=0) ... become runtime ops

@@ -109,6 +109,9 @@ class Tensor(ArrayMethods, metaclass=_TensorType):
     def __str__(self):
         return str(self._v)
 
+    def __format__(self, spec):
+        return format(self._v, spec)      # f"{loss:.4f}" works as for a NumPy scalar
+
     def _numpy_fallback(self, func, args, kwargs, name):
         """A NumPy function with no runtime op: run it on the arrays (eager only), wrap results."""
         return _from_numpy(func(*_to_numpy(args), **_to_numpy(kwargs)))

@@ -117,3 +117,12 @@ def test_tensors_pickle_and_are_unhashable():
         hash(t)
     with pytest.raises(TypeError, match="0-d"):
         len(rt.asarray(1.0))
+
+
+def test_format_and_round_builtins():
+    loss = rt.asarray(0.123456)
+    assert f"{loss:.3f}" == "0.123" and f"{loss}" == "0.123456"
+    assert f"{rt.asarray([1.5, 2.25])}" == str(np.array([1.5, 2.25]))
+    _same(round(rt.asarray([1.234, 5.678]), 1), np.round([1.234, 5.678], 1))
+    _same(round(rt.asarray(2.5)), np.round(np.array(2.5)))
+    _same(rt.function(lambda a: round(a, 2))(rt.asarray([1.2345])), np.round([1.2345], 2))
