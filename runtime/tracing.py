@@ -50,6 +50,11 @@ class Tracer(ArrayMethods):
     def __array__(self, dtype=None, copy=None):
         self._concrete("a NumPy array (np.asarray / np.array)")
 
+    def __format__(self, spec):
+        if spec:
+            self._concrete(f"a formatted number (f-string format {spec!r}); use rt.print to show values")
+        return repr(self)
+
     def item(self):
         self._concrete(".item()")
 

@@ -151,6 +151,7 @@ def branchy(x, y):
     ("float", lambda x, y: x * float(y[0]), "float()"),
     ("asarray", lambda x, y: x * np.asarray(y), "NumPy array"),
     ("item", lambda x, y: x * y.sum().item(), ".item()"),
+    ("format", lambda x, y: x * len(f"{rt.sum(y):.2f}"), "formatted number"),
 ])
 def test_concretization_error_names_line_input_and_ways_out(what, body, needle):
     fn = body or branchy
