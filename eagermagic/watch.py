@@ -1,13 +1,14 @@
 """The live tensor watch behind `%%eager`: which names changed, their summaries and histories.
 
-How it stays cheap: a counting eager interpreter (eagermagic.counting.OpCounter) sits on the
-runtime's interpreter stack while the cell runs. Its per-op cost is one counter decrement; every
-`every` ops it calls `TensorWatch.tick()`, which notes new values of scalar names (so a loss assigned in
-a loop becomes a curve) and, when at least `interval` seconds have passed, scans the user's
-namespace for tensors that were created or changed and hands them to the view. A scan that took
-long pushes the next one further away (at most ~5% of the run is spent scanning), and only rows
-whose text changed are sent to the browser. After the cell, `finish()` reads every value again,
-exactly, so the final state is right however the live updates were thinned.
+How it stays cheap: while the cell runs, eagermagic.counting.OpCounter counts the runtime's
+eager ops in C and every `every` ops calls `TensorWatch.tick()`, which notes new values of
+scalar names (so a loss assigned in a loop becomes a curve; `every` adapts so that ticks are at
+least TICK_GAP apart and as frequent as the history needs) and, when at least `interval` seconds
+have passed, scans the user's namespace for tensors that were created or changed and hands them
+to the view. The recurring work of a scan (summaries, pictures, sending) is kept under ~5% of
+the run by pushing the next scan away, and only rows whose text changed are sent. When no op
+runs (NumPy-only code, a sleep) a heartbeat thread does the scans. After the cell, `finish()`
+reads every value again, exactly, so the final state is right however live updates were thinned.
 
 >>> import numpy as np
 >>> ns = {}
