@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import control_flow as cf
-from .core import bind
+from .core import OPS, bind
+from .graph import Graph
 
 _memo: list = [None, None, None]        # [g, out, cotangents by input]
 
@@ -29,7 +30,8 @@ def _inexact(x) -> bool:
 
 
 def replay(graph, args):
-    """Run `graph`'s nodes through `bind` (so the current interpreters see every op)."""
+    """Run `graph`'s nodes through `bind` (so the current interpreters see every op). Prints
+    are left out, here and in nested sub-graphs: they ran in the forward pass already."""
     from .ops.creation import const_op
     env = dict(zip(graph.inputs, args))
     for n in graph.nodes:
@@ -37,11 +39,43 @@ def replay(graph, args):
             env[n.out] = n.params["value"] if n.out.weak else bind(const_op, **n.params)
             continue
         if n.op.side_effect and not n.outputs:
-            continue            # rt.print ran in the forward pass; replaying must not repeat it
-        r = bind(n.op, *[env[v] for v in n.inputs], **n.params)
+            continue
+        op, params = n.op, n.params
+        if any(isinstance(p, Graph) for p in params.values()):
+            params = {k: quiet(p) if isinstance(p, Graph) else p for k, p in params.items()}
+            if op.name.endswith("_effectful") and not cf._has_effects(
+                    *[p for p in params.values() if isinstance(p, Graph)]):
+                op = OPS[op.name[:-len("_effectful")]]
+        r = bind(op, *[env[v] for v in n.inputs], **params)
         for v, x in zip(n.outputs, r if n.op.multiple_results else (r,)):
             env[v] = x
     return [env[v] for v in graph.outputs]
+
+
+def quiet(graph: Graph) -> Graph:
+    """`graph` without its rt.print nodes (nested ones too); made once, kept on the graph."""
+    q = graph.__dict__.get("_quiet")
+    if q is None:
+        if not any(n.op.side_effect for n in graph.nodes):
+            q = graph
+        else:
+            q = Graph(graph.name)
+            m = {v: q.add_input(v.shape, v.dtype, v.name) for v in graph.inputs}
+            for n in graph.nodes:
+                if n.op.side_effect and not n.outputs:
+                    continue
+                params = {k: quiet(p) if isinstance(p, Graph) else p for k, p in n.params.items()}
+                op = n.op
+                if op.name.endswith("_effectful") and not cf._has_effects(
+                        *[p for p in params.values() if isinstance(p, Graph)]):
+                    op = OPS[op.name[:-len("_effectful")]]
+                new = q.add_node(op, [m[v] for v in n.inputs], params,
+                                 [(v.shape, v.dtype) for v in n.outputs], n.loc,
+                                 weak=bool(n.outputs) and n.outputs[0].weak)
+                m.update(zip(n.outputs, new.outputs))
+            q.outputs = [m[v] for v in graph.outputs]
+        graph._quiet = q
+    return q
 
 
 def graph_vjp(graph, inputs, cts):

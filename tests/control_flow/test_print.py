@@ -104,3 +104,22 @@ def test_gradients_ignore_prints_and_backward_does_not_print_again(capsys):
     g = rt.function(f)(rt.asarray([1.0, 3.0]))
     np.testing.assert_allclose(np.asarray(g), [2.0, 6.0])
     assert capsys.readouterr().out == "w=[1. 3.]\n"
+
+
+def test_prints_nested_in_a_differentiated_loop_print_once_per_iteration(capsys):
+    def loss(w):
+        v = w
+        for i in rt.range(3):
+            if rt.sum(v) > 0:
+                rt.print("iter {}", i)
+                v = v * 1.5
+            else:
+                v = v - 1.0
+        return rt.sum(v * v)
+
+    def grad_of_loss(w):
+        return rt.grad(loss)(w)
+    f = rt.function(grad_of_loss)
+    np.testing.assert_allclose(np.asarray(f(rt.asarray([1.0, 2.0]))), 2 * 1.5 ** 6 * np.array([1.0, 2.0]))
+    assert capsys.readouterr().out.splitlines() == ["iter 0", "iter 1", "iter 2"]
+    f.traced_graph_for(rt.asarray([1.0, 2.0])).verify()       # the backward's print-free copies too
