@@ -181,7 +181,19 @@ class TensorWatch:
     # -- called by the op counter every few ops ------------------------------------------------
     def tick(self) -> None:
         """Note new values of tracked names (an identity test each), adapt how often ticks
-        come, and scan the namespace when the time has come."""
+        come, and scan the namespace when the time has come. Never raises an Exception: the
+        watch must not break the user's cell (a failure stops the live view; `finish` still
+        reads the final state)."""
+        try:
+            self._tick()
+        except Exception as e:
+            self.error = e
+            self.next_flush = float("inf")
+            self._track_list = []
+            if self.counter is not None:
+                self.counter.every = 1 << 30
+
+    def _tick(self) -> None:
         ns = self.ns
         if len(ns) != self._ns_len and self._lock.acquire(False):
             try:
@@ -379,12 +391,12 @@ class TensorWatch:
         return False
 
     def _update(self, name, v, kind, final) -> None:
+        summary = final_summary(v) if final else summarize(v)     # (first: it may fail)
+        sfp = fingerprint(v, exact=final) if isinstance(v, np.ndarray) else None
         e = self.entries.get(name)
         if e is None or e.deleted or e.kind != kind:
             e = self.entries[name] = Entry(name, kind, order=e.order if e else len(self.entries))
-        e.summary = final_summary(v) if final else summarize(v)
-        e.ref = _ref(v)
-        e.sfp = fingerprint(v, exact=final) if isinstance(v, np.ndarray) else None
+        e.summary, e.ref, e.sfp = summary, _ref(v), sfp
         e.changes += 1
         if kind == "scalar":
             e.track = self.histories[name]

@@ -270,3 +270,16 @@ def test_bad_interval_is_a_usage_error(ip):
     with capture_output() as cap:
         ip.run_cell("%%eager --interval 0\nx = 1\n")
     assert "UsageError" in cap.stderr + cap.stdout and "--interval" in cap.stderr + cap.stdout
+
+
+def test_a_failing_watch_never_breaks_the_cell(ip, monkeypatch):
+    import eagermagic.watch as watch_mod
+
+    def broken(*a, **k):
+        raise RuntimeError("summary exploded")
+    monkeypatch.setattr(watch_mod, "summarize", broken)       # live scans fail
+    cap, res = run_eager(ip, "z = rt.ones(4)\nfor i in range(200):\n    z = z * 1.0\nok = float(rt.sum(z))\n")
+    assert res.success and ip.user_ns["ok"] == 4.0
+    header, rows, note = panel_state(panel_of(cap))
+    assert "stopped early" in note and "summary exploded" in note
+    assert "f64[4]" in text(rows["z"])                        # the final state is still read
