@@ -36,6 +36,7 @@ from .summary import Summary, array_of, final_summary, fingerprint, scalar_value
 _MISSING = object()
 MAX_HISTORY = 100_000
 EVERY_MAX = 256          # ops between ticks at most (the op counter's `every` adapts below it)
+EXACT_SNAPSHOT_BYTES = 1 << 26   # at a cell's start, arrays are hashed whole up to 64 MB in all
 TICK_GAP = 50e-6         # ticks (~1 us each) closer than this would cost over ~2% of the run
 
 
@@ -146,13 +147,17 @@ class TensorWatch:
         self._lock = threading.Lock()          # one scan at a time (ticks and the heartbeat)
         self._heartbeat = None
         self.before: dict[str, _Before] = {}
+        budget = EXACT_SNAPSHOT_BYTES      # hashing every byte of every array would cost each cell
         for name, v in list(ns.items()):
             kind = watch_kind(v, self._named(name)) if self._wanted(name) else None
             if kind is None:
                 continue
             nd = isinstance(v, np.ndarray)
-            self.before[name] = _Before(_ref(v), fingerprint(v) if nd else None,
-                                        fingerprint(v, exact=True) if nd else None)
+            efp = None
+            if nd and v.nbytes <= budget:
+                efp = fingerprint(v, exact=True)
+                budget -= v.nbytes
+            self.before[name] = _Before(_ref(v), fingerprint(v) if nd else None, efp)
             if kind == "scalar":
                 self._track(name, v)
         self._known = set(ns)
@@ -387,7 +392,11 @@ class TensorWatch:
         if e is None:
             b = self.before.get(name)
             if b is not None and b.ref() is v:
-                return not is_nd or (b.efp if final else b.sfp) == fingerprint(v, exact=final)
+                if not is_nd:
+                    return True
+                if final and b.efp is not None:
+                    return b.efp == fingerprint(v, exact=True)
+                return b.sfp == fingerprint(v)     # (arrays past the snapshot budget: sampled)
         return False
 
     def _update(self, name, v, kind, final) -> None:

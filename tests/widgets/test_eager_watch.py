@@ -283,3 +283,12 @@ def test_a_failing_watch_never_breaks_the_cell(ip, monkeypatch):
     header, rows, note = panel_state(panel_of(cap))
     assert "stopped early" in note and "summary exploded" in note
     assert "f64[4]" in text(rows["z"])                        # the final state is still read
+
+
+def test_an_in_place_change_anywhere_is_in_the_final_state(ip):
+    ip.user_ns["grid"] = np.zeros((300, 300))
+    ip.user_ns["still"] = np.zeros((300, 300))
+    cap, res = run_eager(ip, "grid[7, 11] = 90_000.0\n", line="-o")
+    assert set(res.result.summaries) == {"grid"}               # `still` is not shown
+    assert res.result.summaries["grid"].max == 90_000.0
+    assert res.result.summaries["grid"].mean == pytest.approx(1.0)
