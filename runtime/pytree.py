@@ -70,7 +70,10 @@ def leaf_paths(tree, prefix=""):
 
 def _paths(t, p, out):
     tp = type(t)
-    if tp is tuple or tp is list or (isinstance(t, tuple) and hasattr(t, "_fields")):
+    if isinstance(t, tuple) and hasattr(t, "_fields"):     # namedtuple: by field name
+        for name, x in zip(t._fields, t):
+            _paths(x, f"{p}_{name}", out)
+    elif tp is tuple or tp is list:
         for i, x in enumerate(t):
             _paths(x, f"{p}_{i}", out)
     elif tp is dict:

@@ -261,3 +261,9 @@ def test_static_float_keys_tell_signed_zeros_apart_and_hit_for_nan():
     f(one, float("nan"))
     f(one, float("nan"))                       # a different nan object: still the same key
     assert f.trace_count == 3 and f.cache_hits == 1
+
+
+def test_graph_inputs_are_named_by_their_path_in_the_arguments():
+    f = rt.function(lambda p, xs: p.w * xs[0] + p.b * xs[1])
+    g = f.graph_for(Params(rt.ones(2), rt.zeros(2)), [X[0, :2], X[1, :2]])
+    assert [v.name for v in g.inputs] == ["p_w", "p_b", "xs_0", "xs_1"]
