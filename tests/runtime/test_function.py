@@ -267,3 +267,10 @@ def test_graph_inputs_are_named_by_their_path_in_the_arguments():
     f = rt.function(lambda p, xs: p.w * xs[0] + p.b * xs[1])
     g = f.graph_for(Params(rt.ones(2), rt.zeros(2)), [X[0, :2], X[1, :2]])
     assert [v.name for v in g.inputs] == ["p_w", "p_b", "xs_0", "xs_1"]
+
+
+def test_static_argnums_put_a_positional_value_in_the_key():
+    f = rt.function(lambda x, n: rt.tile(x, n), static_argnums=1)
+    np.testing.assert_array_equal(f(rt.asarray([1, 2]), 2), [1, 2, 1, 2])
+    np.testing.assert_array_equal(f(rt.asarray([1, 2]), 3), [1, 2] * 3)
+    assert f.trace_count == 2 and "n: 2 -> 3" in f.explain()
