@@ -5,7 +5,7 @@ eager ops in C and every `every` ops calls `TensorWatch.tick()`, which notes new
 scalar names (so a loss assigned in a loop becomes a curve; `every` adapts so that ticks are at
 least TICK_GAP apart and as frequent as the history needs) and, when at least `interval` seconds
 have passed, scans the user's namespace for tensors that were created or changed and hands them
-to the view. The recurring work of a scan (summaries, pictures, sending) is kept under ~5% of
+to the view. The recurring work of a scan (summaries, pictures, sending) is kept under ~2.5% of
 the run by pushing the next scan away, and only rows whose text changed are sent. When no op
 runs (NumPy-only code, a sleep) a heartbeat thread does the scans. After the cell, `finish()`
 reads every value again, exactly, so the final state is right however live updates were thinned.
@@ -37,7 +37,7 @@ _MISSING = object()
 MAX_HISTORY = 100_000
 EVERY_MAX = 256          # ops between ticks at most (the op counter's `every` adapts below it)
 EXACT_SNAPSHOT_BYTES = 1 << 26   # at a cell's start, arrays are hashed whole up to 64 MB in all
-TICK_GAP = 50e-6         # ticks (~1 us each) closer than this would cost over ~2% of the run
+TICK_GAP = 100e-6        # ticks (~1 us each) closer than this would cost over ~1% of the run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,9 +330,9 @@ class TensorWatch:
             done = self.clock()
             self.scan_seconds += done - now
             # at most 10 updates a second, and the recurring work (summaries, pictures, sending)
-            # at most ~5% of the run; making a row's widgets happens once, so it is not counted
+            # at most ~2.5% of the run; making a row's widgets happens once, so it is not counted
             cost = time.thread_time() - cpu - getattr(self.view, "setup_seconds", 0.0)
-            self.next_flush = done + max(self.interval, 20 * cost)
+            self.next_flush = done + max(self.interval, 40 * cost)
         except Exception as e:               # the watch must never break the user's cell
             self.error = e
             self.next_flush = float("inf")
