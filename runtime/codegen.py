@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from .codegen_fused import FUSED_GLOBALS, emit_fused, source_label
-from .errors import RuntimeOpError
+from .errors import op_error_class
 from .graph import Graph
 
 FREE_AFTER_BYTES = 16384    # below this, dropping a value early saves nothing worth a `del` line
@@ -51,7 +51,7 @@ class Compiled:
         if node.loc is not None:
             msg += f"\n  traced from {node.loc}"
         msg += f"\n  generated code, {self.filename} line {line}: {linecache.getline(self.filename, line).strip()}"
-        err = RuntimeOpError(msg)
+        err = op_error_class(exc)(msg)          # also the builtin error class exc had
         err.op, err.loc = node.op.name, node.loc
         return err
 

@@ -83,7 +83,35 @@ _NUMPY_DIR = os.path.dirname(os.path.abspath(_np.__file__)) + os.sep
 
 
 class RuntimeOpError(Exception):
-    """An op was given inputs it cannot work with (bad shapes, dtypes, axes, arguments)."""
+    """An op was given inputs it cannot work with (bad shapes, dtypes, axes, arguments).
+
+    What is raised is a subclass that is also the builtin error NumPy would raise (ValueError,
+    TypeError, IndexError, ArithmeticError), so `except IndexError:` written for NumPy works."""
+
+
+class OpValueError(RuntimeOpError, ValueError):
+    pass
+
+
+class OpTypeError(RuntimeOpError, TypeError):
+    pass
+
+
+class OpIndexError(RuntimeOpError, IndexError):
+    pass
+
+
+class OpArithmeticError(RuntimeOpError, ArithmeticError):
+    pass
+
+
+def op_error_class(exc: BaseException) -> type:
+    """The RuntimeOpError subclass matching the builtin category of `exc`."""
+    for base, cls in ((IndexError, OpIndexError), (TypeError, OpTypeError),
+                      (ArithmeticError, OpArithmeticError), (ValueError, OpValueError)):
+        if isinstance(exc, base):
+            return cls
+    return RuntimeOpError
 
 
 class ConcretizationError(Exception):
@@ -129,7 +157,7 @@ def op_error(op_name: str, args, params, exc: BaseException, loc: SourceLoc | No
     hint = _HINTS.get(op_name)
     if hint:
         msg += f"\n  hint: {hint}"
-    err = RuntimeOpError(msg)
+    err = op_error_class(exc)(msg)
     err.op = op_name
     err.loc = loc
     return err

@@ -84,9 +84,9 @@ def normalize_axis(axis, ndim: int, what: str = "axis") -> int:
     try:
         ax = operator.index(axis)
     except TypeError:
-        raise RuntimeOpError(f"{what} must be an integer, got {axis!r}") from None
+        raise TypeError(f"{what} must be an integer, got {axis!r}") from None
     if not -ndim <= ax < ndim:
-        raise RuntimeOpError(f"{what} {axis} is out of bounds for an array of {ndim} dimension"
+        raise np.exceptions.AxisError(f"{what} {axis} is out of bounds for an array of {ndim} dimension"
                              f"{'s' if ndim != 1 else ''} (valid: {-ndim} .. {ndim - 1})")
     return ax % ndim if ndim else 0
 
@@ -98,7 +98,7 @@ def normalize_axes(axis, ndim: int):
     axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
     out = tuple(normalize_axis(a, ndim) for a in axes)
     if len(set(out)) != len(out):
-        raise RuntimeOpError(f"axis {axis!r} repeats an axis")
+        raise ValueError(f"axis {axis!r} repeats an axis")
     return tuple(sorted(out))
 
 
@@ -116,7 +116,7 @@ def as_shape(shape) -> tuple:
     try:
         return tuple(operator.index(d) for d in shape)
     except TypeError:
-        raise RuntimeOpError(f"a shape must be a tuple of integers, got {shape!r} (shapes are static: "
+        raise TypeError(f"a shape must be a tuple of integers, got {shape!r} (shapes are static: "
                              f"use x.shape, which is known while tracing)") from None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Op, bind
-from ..errors import RuntimeOpError
 from ._util import checked, dummy
 
 
@@ -28,7 +27,7 @@ def split_index(idx):
         if isinstance(it, slice):
             for b in (it.start, it.stop, it.step):
                 if b is not None and not isinstance(b, (int, np.integer)):
-                    raise RuntimeOpError(
+                    raise TypeError(
                         f"slice bounds must be Python integers, got {type(b).__name__} in {it!r}: "
                         "a traced value cannot set a shape (use a static argument, or rt.where)")
             template.append(slice(*(None if b is None else int(b) for b in (it.start, it.stop, it.step))))
@@ -43,7 +42,7 @@ def split_index(idx):
             template.append(Slot(len(arrays)))
             arrays.append(np.asarray(it) if isinstance(it, list) else it)
         else:
-            raise RuntimeOpError(f"unsupported index {it!r} ({type(it).__name__}): use ints, slices, "
+            raise IndexError(f"unsupported index {it!r} ({type(it).__name__}): use ints, slices, "
                                  "None, ..., integer arrays or boolean masks")
     return tuple(template), arrays
 
@@ -56,7 +55,7 @@ def _dummy_index(template, arrays):
     out = []
     for a in arrays:
         if np.dtype(a.dtype) == np.bool_:
-            raise RuntimeOpError(
+            raise IndexError(          # as JAX's NonConcreteBooleanIndexError
                 "boolean mask indexing while tracing: the result's shape depends on the mask's "
                 "values, which tracing does not know. Use rt.where(mask, x, 0) to keep the shape, "
                 "or run this part eagerly")

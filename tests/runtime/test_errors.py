@@ -196,3 +196,21 @@ def test_leaked_tracer_error():
     with pytest.raises(rt.TracerLeakError) as info:
         rt.function(lambda a: a + kept[0])(X)
     check(info, "trace that has finished")
+
+
+@pytest.mark.parametrize("fn,builtin", [(bad_index, IndexError), (bad_broadcast, ValueError),
+                                        (bad_arg, TypeError), (bad_axis, IndexError),
+                                        (bad_reshape, ValueError)],
+                         ids=["index", "broadcast", "arg", "axis", "reshape"])
+def test_op_errors_are_also_the_builtin_error_numpy_raises(fn, builtin):
+    """`except IndexError:` (or ValueError, TypeError) written for NumPy keeps working."""
+    for run in (fn, rt.function(fn)):
+        with pytest.raises(builtin) as info:
+            run(X)
+        assert isinstance(info.value, rt.RuntimeOpError)
+
+
+def test_run_time_index_error_in_compiled_code_is_an_index_error():
+    f = rt.function(lambda a, i: a[i])
+    with pytest.raises(IndexError, match="out of bounds"):
+        f(X, rt.asarray([9]))
