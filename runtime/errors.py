@@ -105,6 +105,10 @@ class OpArithmeticError(RuntimeOpError, ArithmeticError):
     pass
 
 
+for _cls in (OpValueError, OpTypeError, OpIndexError, OpArithmeticError):
+    _cls.__name__ = _cls.__qualname__ = "RuntimeOpError"    # tracebacks show the one name users know
+
+
 def op_error_class(exc: BaseException) -> type:
     """The RuntimeOpError subclass matching the builtin category of `exc`."""
     for base, cls in ((IndexError, OpIndexError), (TypeError, OpTypeError),
