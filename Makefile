@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-lab dot test lab demo bench clean
+.PHONY: setup setup-lab setup-browser dot test lab demo bench clean
 
 setup: $(VENV)/.installed dot
 
@@ -19,6 +19,13 @@ $(VENV)/.installed-lab: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test,lab]"
 	touch $@
 
+# The browser smoke tests drive Debian's chromium through Playwright (never `playwright install`).
+setup-browser: setup $(VENV)/.installed-browser
+
+$(VENV)/.installed-browser: pyproject.toml .ci/browser-setup.sh
+	PY=$(BIN)/python bash .ci/browser-setup.sh
+	touch $@
+
 # Graphviz's `dot` program renders the graphs; install it from Debian when it is missing.
 dot:
 	@command -v dot >/dev/null 2>&1 || { \
@@ -26,7 +33,7 @@ dot:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; }
 
-test: setup
+test: setup-browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lab: setup-lab
