@@ -37,7 +37,7 @@ test: setup-browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lab: setup-lab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 demo: setup
 	$(BIN)/python -m eagermagic.demo
