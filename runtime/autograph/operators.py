@@ -155,9 +155,16 @@ def while_stmt(cond_fn, body_fn, values, names, live_out, where):
     return tuple(full(out))
 
 
-def for_stmt(rng, body_fn, values, names, live_out, where, target):
+def for_stmt(rng, body_fn, values, names, live_out, where, target, carry_target=None,
+             break_flag=None):
     """`for i in rt.range(...)` while tracing -> one loop node over the assigned variables.
-    Returns (the loop target's value after the loop, *values), as Python leaves it."""
+    Returns (the loop target's value after the loop, *values), as Python leaves it: the value
+    the target had at the end of the last iteration that ran (the one that hit `break`, if
+    any), unchanged when the loop runs zero times.
+
+    With `carry_target` (the target's name) the body also returns the target first, and the
+    loop carries it: needed when a `break` (the `break_flag` variable) can stop the loop early
+    or the body assigns the target itself (a nested loop reusing the name ...)."""
     filename, lineno, func = where
     loc = _loc(filename, lineno, func)
     carry_idx = _carry(values, names, live_out, lineno, "for")
@@ -169,13 +176,50 @@ def for_stmt(rng, body_fn, values, names, live_out, where, target):
         return vals
 
     cnames = [names[i] for i in carry_idx]
-    def body(i, c):
-        out = body_fn(i, *full(c))
-        return tuple(out[k] for k in carry_idx)
+    if carry_target is None:
+        def body(i, c):
+            out = body_fn(i, *full(c))
+            return tuple(out[k] for k in carry_idx)
 
-    out = cf.loop_over_range(rng, body,
-                             tuple(values[i] for i in carry_idx), cnames, loc)
-    return (_last_index(rng, target),) + tuple(full(out))
+        out = cf.loop_over_range(rng, body, tuple(values[i] for i in carry_idx), cnames, loc)
+        return (_last_index(rng, target),) + tuple(full(out))
+
+    flag_at = names.index(break_flag) if break_flag is not None else None
+
+    def tracked(i, c):
+        vals = full(c[1:])
+        out = body_fn(i, *vals)
+        end = out[0]
+        if flag_at is not None:     # an iteration after the `break` ran nothing: keep the old
+            end = ew.where(vals[flag_at], c[0], end)
+        return (end,) + tuple(out[1:][k] for k in carry_idx)
+
+    out = cf.loop_over_range(rng, tracked, (_first_index(rng),) + tuple(values[i] for i in carry_idx),
+                             [carry_target] + cnames, loc)
+    return (_if_ran(rng, out[0], target),) + tuple(full(out[1:]))
+
+
+def _first_index(rng):
+    """An int64 start value for the carried loop target (replaced by the first iteration)."""
+    import numpy as np
+    from ..ops.creation import astype
+    from ..tensor import Tensor
+    return Tensor(np.int64(rng.start)) if not is_traced(rng.start) else astype(rng.start, np.int64)
+
+
+def _ran(rng):
+    """Whether `rng` runs at least once: a bool, or a traced bool for traced bounds."""
+    if rng.static:
+        return len(range(int(rng.start), int(rng.stop), rng.step)) > 0
+    return ew.greater(rng.stop, rng.start) if rng.step > 0 else ew.less(rng.stop, rng.start)
+
+
+def _if_ran(rng, value, old):
+    """`value` if the loop ran at least once, else the target's value before it."""
+    ran = _ran(rng)
+    if isinstance(ran, bool):
+        return value if ran else old
+    return value if isinstance(old, Undefined) else ew.where(ran, value, old)
 
 
 def _last_index(rng, old):
@@ -185,9 +229,7 @@ def _last_index(rng, old):
     if rng.static:
         r = range(int(rng.start), int(rng.stop), rng.step)
         return Tensor(np.int64(r[-1])) if len(r) else old
-    last = ew.subtract(rng.stop, rng.step)
-    ran = ew.greater(rng.stop, rng.start) if rng.step > 0 else ew.less(rng.stop, rng.start)
-    return last if isinstance(old, Undefined) else ew.where(ran, last, old)
+    return _if_ran(rng, ew.subtract(rng.stop, rng.step), old)
 
 
 def _carry(values, names, live_out, lineno, kind):

@@ -249,9 +249,11 @@ class Converter:
             return [s]
         k, line = self._new(), s.lineno
         target = s.target.id
-        loop_live = (live_after | an.exposed_loads(s.body)) - {target}
+        # the next iteration assigns the target first; after the last one it is read as left
+        loop_live = live_after | (an.exposed_loads(s.body) - {target})
         flag, jumpless = self._without_jumps(s, k)
-        params = [n for n in an.stores(jumpless if jumpless is not None else s.body) if n != target]
+        assigned = an.stores(jumpless if jumpless is not None else s.body)
+        params = [n for n in assigned if n != target]
         py_body = self.block(s.body, loop_live)
         py_orelse = self.block(s.orelse, live_after)
 
@@ -264,15 +266,23 @@ class Converter:
                 jumpless = [guard]
             body = self.block(jumpless, loop_live | {flag})
             live = an.live(params, loop_live)
+            # After the loop the target holds its value at the end of the last iteration that
+            # ran (the one that broke, if one did). Without a `break` and with the body leaving
+            # the target alone that is just the last index; otherwise the loop carries it.
+            broke = flag if flag in params else None
+            carried = (broke is not None or target in assigned) and bool(an.live([target],
+                                                                             live_after))
+            outs = ([target] if carried else []) + params
             why = f"it is first assigned inside the `for` loop at line {line}"
             call = (f"ag__.for_stmt(ag__test_{k}, ag__body_{k}, "
                     f"ag__.vars(locals(), {_tuple_src(repr(n) for n in params)}, {why!r}), "
                     f"{_tuple_src(repr(n) for n in params)}, {_tuple_src(repr(n) for n in live)}, "
-                    f"{self._where(line)}, ag__.vars(locals(), ({target!r},), {why!r})[0])")
-            traced = _at_line(_parse(          # the target keeps its last value, as in Python
+                    f"{self._where(line)}, ag__.vars(locals(), ({target!r},), {why!r})[0], "
+                    f"carry_target={(target if carried else None)!r}, break_flag={broke!r})")
+            traced = _at_line(_parse(
                 f"if True:\n"
                 f"    def ag__body_{k}({', '.join([target] + params)}):\n"
-                f"        return {_tuple_src(params)}\n"
+                f"        return {_tuple_src(outs)}\n"
                 f"    {_tuple_src([target] + params)} = {call}\n")[0].body, line)
             traced[0].body = body + traced[0].body
             if flag in params:
