@@ -4,6 +4,8 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 settings.register_profile("ci", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -20,3 +22,15 @@ def pytest_runtest_makereport(item, call):
         rep.outcome = "failed"
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else rep.longrepr
         rep.longrepr = f"skipped in CI (CI treats a skip as a failure): {reason}"
+
+
+@pytest.fixture(scope="session")
+def shell():
+    """One real IPython shell for the session (history in memory), the extension loaded the way
+    a user loads it. Tests restore its namespace through their own `ip` fixtures."""
+    c = Config()
+    c.HistoryManager.hist_file = ":memory:"
+    sh = InteractiveShell.instance(config=c)
+    sh.run_line_magic("load_ext", "eagermagic")
+    yield sh
+    InteractiveShell.clear_instance()

@@ -1,20 +1,8 @@
-"""One real IPython shell for the whole session (history in memory), the extension loaded the
-way a user loads it; each test gets the shell with its namespace restored afterwards."""
+"""Each magics test gets the session shell (tests/conftest.py) with its namespace restored
+afterwards and the %%graph cache cleared."""
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 from magic_helpers import graph_magics
-
-
-@pytest.fixture(scope="session")
-def shell():
-    c = Config()
-    c.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=c)
-    sh.run_line_magic("load_ext", "eagermagic")
-    yield sh
-    InteractiveShell.clear_instance()
 
 
 @pytest.fixture

@@ -1,22 +1,10 @@
-"""One real IPython shell for the session with the extension loaded as a user loads it; each
-test gets it with its namespace restored afterwards. `wire` records what the widgets send."""
+"""Each widgets test gets the session shell (tests/conftest.py) with its namespace restored
+afterwards. `wire` records what the widgets send."""
 import time
 
 import comm
 import pytest
 from comm.base_comm import BaseComm
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
-
-
-@pytest.fixture(scope="session")
-def shell():
-    c = Config()
-    c.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=c)
-    sh.run_line_magic("load_ext", "eagermagic")
-    yield sh
-    InteractiveShell.clear_instance()
 
 
 @pytest.fixture
