@@ -201,10 +201,19 @@ core.set_base_interpreter(EAGER)
 
 _eager_on_top = False
 
+# The second guarded fast path: a recording interpreter (the gradient tape) sitting directly on
+# EAGER. It declares `records_inline = True` and keeps `_ids` (ids of values it tracks), `_append`
+# (its records list's append) and `_nondiff` (names of nondiff ops seen); the operators below
+# then compute eagerly inline and record (op, inputs, {}, out) as the tape's own process2 would.
+_tape_on_eager = None
+_NOPARAMS: dict = {}
+
 
 def _track_top(interp) -> None:
-    global _eager_on_top
+    global _eager_on_top, _tape_on_eager
     _eager_on_top = interp is EAGER
+    _tape_on_eager = (interp if getattr(interp, "records_inline", False) and interp.parent is EAGER
+                      else None)
 
 
 core.on_switch.append(_track_top)
@@ -222,7 +231,7 @@ def _fail(op, args, e):
 
 def _inline_method(name, op, swapped):
     """Tensor's operator `name` (`self <op> other`, or `other <op> self` when swapped)."""
-    impl = op.impl
+    impl, nondiff = op.impl, op.nondiff
     if swapped:
         def method(self, other):
             if _eager_on_top:
@@ -240,6 +249,30 @@ def _inline_method(name, op, swapped):
                     r = np.asarray(r)
                 t = _alloc()
                 t._v = r
+                return t
+            tape = _tape_on_eager
+            if tape is not None:               # the same, recorded (see _tape_on_eager)
+                if type(other) is Tensor:
+                    o = other._v
+                elif type(other) is float or type(other) is int:
+                    o = other
+                else:
+                    return tape.process2(op, other, self)
+                try:
+                    r = impl(o, self._v)
+                except Exception as e:
+                    raise _fail(op, (other, self), e) from e
+                if r.__class__ is not _ndarray:
+                    r = np.asarray(r)
+                t = _alloc()
+                t._v = r
+                ids = tape._ids
+                if id(self) in ids or id(other) in ids:
+                    if nondiff:
+                        tape._nondiff.add(op.name)
+                    else:
+                        tape._append((op, (other, self), _NOPARAMS, t))
+                        ids.add(id(t))
                 return t
             return core._interp.process2(op, other, self)
     else:
@@ -260,13 +293,37 @@ def _inline_method(name, op, swapped):
                 t = _alloc()
                 t._v = r
                 return t
+            tape = _tape_on_eager
+            if tape is not None:               # the same, recorded (see _tape_on_eager)
+                if type(other) is Tensor:
+                    o = other._v
+                elif type(other) is float or type(other) is int:
+                    o = other
+                else:
+                    return tape.process2(op, self, other)
+                try:
+                    r = impl(self._v, o)
+                except Exception as e:
+                    raise _fail(op, (self, other), e) from e
+                if r.__class__ is not _ndarray:
+                    r = np.asarray(r)
+                t = _alloc()
+                t._v = r
+                ids = tape._ids
+                if id(self) in ids or id(other) in ids:
+                    if nondiff:
+                        tape._nondiff.add(op.name)
+                    else:
+                        tape._append((op, (self, other), _NOPARAMS, t))
+                        ids.add(id(t))
+                return t
             return core._interp.process2(op, self, other)
     method.__name__ = method.__qualname__ = name
     return method
 
 
 def _inline_unary_method(name, op):
-    impl = op.impl
+    impl, nondiff = op.impl, op.nondiff
 
     def method(self):
         if _eager_on_top:
@@ -279,6 +336,24 @@ def _inline_unary_method(name, op):
             t = _alloc()
             t._v = r
             return t
+        tape = _tape_on_eager
+        if tape is not None:
+            try:
+                r = impl(self._v)
+            except Exception as e:
+                raise _fail(op, (self,), e) from e
+            if r.__class__ is not _ndarray:
+                r = np.asarray(r)
+            t = _alloc()
+            t._v = r
+            ids = tape._ids
+            if id(self) in ids:
+                if nondiff:
+                    tape._nondiff.add(op.name)
+                else:
+                    tape._append((op, (self,), _NOPARAMS, t))
+                    ids.add(id(t))
+            return t
         return core._interp.process1(op, self)
 
     method.__name__ = method.__qualname__ = name
@@ -287,7 +362,7 @@ def _inline_unary_method(name, op):
 
 def _inline_function1(op, generic):
     """The public function `rt.<op>(x)` (generic: the elementwise table's version, for its docs)."""
-    impl = op.impl
+    impl, nondiff = op.impl, op.nondiff
 
     def fn(x, /):
         if _eager_on_top and type(x) is Tensor:
@@ -300,6 +375,24 @@ def _inline_function1(op, generic):
             t = _alloc()
             t._v = r
             return t
+        tape = _tape_on_eager
+        if tape is not None and type(x) is Tensor:
+            try:
+                r = impl(x._v)
+            except Exception as e:
+                raise _fail(op, (x,), e) from e
+            if r.__class__ is not _ndarray:
+                r = np.asarray(r)
+            t = _alloc()
+            t._v = r
+            ids = tape._ids
+            if id(x) in ids:
+                if nondiff:
+                    tape._nondiff.add(op.name)
+                else:
+                    tape._append((op, (x,), _NOPARAMS, t))
+                    ids.add(id(t))
+            return t
         return core._interp.process1(op, x)
 
     fn.__name__, fn.__qualname__, fn.__doc__ = generic.__name__, generic.__qualname__, generic.__doc__
@@ -309,7 +402,7 @@ def _inline_function1(op, generic):
 
 def _inline_function2(op, generic):
     """The public function `rt.<op>(x1, x2)`."""
-    impl = op.impl
+    impl, nondiff = op.impl, op.nondiff
 
     def fn(x1, x2, /):
         if _eager_on_top:
@@ -327,6 +420,30 @@ def _inline_function2(op, generic):
                 r = np.asarray(r)
             t = _alloc()
             t._v = r
+            return t
+        tape = _tape_on_eager
+        if tape is not None:
+            if type(x1) is Tensor and type(x2) is Tensor:
+                a, b = x1._v, x2._v
+            elif type(x1) is Tensor and (type(x2) is float or type(x2) is int):
+                a, b = x1._v, x2
+            else:
+                return tape.process2(op, x1, x2)
+            try:
+                r = impl(a, b)
+            except Exception as e:
+                raise _fail(op, (x1, x2), e) from e
+            if r.__class__ is not _ndarray:
+                r = np.asarray(r)
+            t = _alloc()
+            t._v = r
+            ids = tape._ids
+            if id(x1) in ids or id(x2) in ids:
+                if nondiff:
+                    tape._nondiff.add(op.name)
+                else:
+                    tape._append((op, (x1, x2), _NOPARAMS, t))
+                    ids.add(id(t))
             return t
         return core._interp.process2(op, x1, x2)
 

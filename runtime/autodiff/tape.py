@@ -22,10 +22,11 @@ from ..core import Interpreter
 from ..errors import user_location
 from ..ops.creation import zeros_like
 from ..pytree import flatten, unflatten
+from .. import tensor as _tensor
+from ..surface import ArrayMethods
 from ..tensor import EAGER, ESCAPE_HOOKS, Tensor
 from .backward import backward
 
-_new = object.__new__
 _ndarray = np.ndarray
 _asarray = np.asarray
 
@@ -83,6 +84,9 @@ class GradientTape(Interpreter):
     """
 
     records_ops = True     # rt.function asks this: under a tape it runs its Python function
+    # runtime/tensor.py asks this: directly over eager, Tensor's operators and rt.tanh & co
+    # compute inline and record into `_append` when an input's id is in `_ids` (see _eager2)
+    records_inline = True
 
     def __init__(self, persistent: bool = False):
         self.persistent = persistent
@@ -149,7 +153,7 @@ class GradientTape(Interpreter):
             return self._slow1(op, x)          # the eager interpreter raises its error message
         if type(r) is not _ndarray:
             r = _asarray(r)
-        out = _new(Tensor)
+        out = _tensor._alloc()     # looked up each time: the %%eager op counter swaps it
         out._v = r
         ids = self._ids
         if id(x) in ids:
@@ -181,7 +185,7 @@ class GradientTape(Interpreter):
             return self._slow2(op, x, y)
         if type(r) is not _ndarray:
             r = _asarray(r)
-        out = _new(Tensor)
+        out = _tensor._alloc()     # looked up each time: the %%eager op counter swaps it
         out._v = r
         ids = self._ids
         if id(x) in ids or id(y) in ids:
@@ -219,6 +223,10 @@ class GradientTape(Interpreter):
 
     def __exit__(self, *exc):
         core.pop_interpreter(self)
+        # the bound methods set by __enter__ make a cycle (tape -> method -> tape): without
+        # breaking it, the tape and every array it recorded would wait for the cyclic GC
+        self.__dict__.pop("process1", None)
+        self.__dict__.pop("process2", None)
         _LISTENING.remove(self)
         if not _LISTENING and note_escape in ESCAPE_HOOKS:
             ESCAPE_HOOKS.remove(note_escape)
@@ -227,11 +235,10 @@ class GradientTape(Interpreter):
     # -- user API ------------------------------------------------------------------------------
     def watch(self, tensor) -> None:
         """Track `tensor` (or every tensor in a list/tuple/dict of them) from now on."""
-        from ..surface import ArrayMethods
         if self._records is None:
             raise RuntimeError("this GradientTape already computed its gradient (it is not "
                                "persistent): start a new tape to watch more tensors")
-        for t in flatten(tensor)[0]:
+        for t in ((tensor,) if type(tensor) is Tensor else flatten(tensor)[0]):
             if not isinstance(t, ArrayMethods):
                 raise TypeError(
                     f"tape.watch needs tensors, got {type(t).__name__}: the tape follows tensors, "
