@@ -90,6 +90,66 @@ def backward(records, seeds, sources, tracked=None, watched=()) -> dict:
             ct[tid] = g if prev is None else prev + g
     pop, get = ct.pop, ct.get
     for op, args, params, out in reversed(live):
+        if raw and not op.multiple_results and not params and len(args) <= 2:
+            # the hot path (eager, no outer tape): a one- or two-input op without params; the
+            # same steps as the general loop below, inline and without its bookkeeping
+            oid = id(out)
+            g = pop(oid, None)
+            if g is None:
+                continue
+            if oid in wanted:         # a source computed on the tape: keep its whole cotangent
+                ct[oid] = g
+            rules = op.vjp
+            if type(rules) is tuple:
+                # out has a cotangent, so it is inexact: an input of its dtype is too (the check
+                # that keeps integer inputs out costs a second look only for other dtypes)
+                out = out._v
+                od = out.dtype
+                a = args[0]
+                if len(args) == 1:
+                    if id(a) in reach and rules and rules[0] is not None:
+                        v = a._v if type(a) is Tensor else a
+                        vd = v.dtype
+                        if vd is od or vd.kind in "fc":
+                            c = rules[0](g, out, v)
+                            if c is not None:
+                                if type(c) is Tensor:
+                                    c = c._v
+                                if c.dtype is not vd or c.shape != v.shape:
+                                    c = unbroadcast(c, v)
+                                aid = id(a)
+                                prev = get(aid)
+                                ct[aid] = c if prev is None else prev + c
+                    continue
+                b = args[1]
+                va = a._v if type(a) is Tensor else a
+                vb = b._v if type(b) is Tensor else b
+                aid = id(a)
+                if aid in reach and rules and rules[0] is not None:
+                    vd = va.dtype
+                    if vd is od or vd.kind in "fc":
+                        c = rules[0](g, out, va, vb)
+                        if c is not None:
+                            if type(c) is Tensor:
+                                c = c._v
+                            if c.dtype is not vd or c.shape != va.shape:
+                                c = unbroadcast(c, va)
+                            prev = get(aid)
+                            ct[aid] = c if prev is None else prev + c
+                aid = id(b)
+                if aid in reach and len(rules) > 1 and rules[1] is not None:
+                    vd = vb.dtype
+                    if vd is od or vd.kind in "fc":
+                        c = rules[1](g, out, va, vb)
+                        if c is not None:
+                            if type(c) is Tensor:
+                                c = c._v
+                            if c.dtype is not vd or c.shape != vb.shape:
+                                c = unbroadcast(c, vb)
+                            prev = get(aid)
+                            ct[aid] = c if prev is None else prev + c
+                continue
+            ct[oid] = g                 # a variadic op's rule: the general loop reads it again
         if op.multiple_results:
             gs = [get(id(o)) if id(o) in wanted else pop(id(o), None) for o in out]
             if all(g is None for g in gs):
