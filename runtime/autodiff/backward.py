@@ -72,8 +72,8 @@ def backward(records, seeds, sources, tracked=None, watched=()) -> dict:
     interpreter, so an outer tape records them or a trace puts them in the graph.
     """
     raw = core._interp is EAGER
-    wanted = frozenset(id(s) for s in sources)
-    if tracked is not None and all(id(w) in wanted for w in watched):
+    wanted = frozenset(map(id, sources))
+    if tracked is not None and wanted.issuperset(map(id, watched)):
         # the usual case: every watched value is a source, so everything the tape recorded
         # depends on a source and the tape's own set says what is reachable
         reach, live = tracked, records
@@ -83,9 +83,10 @@ def backward(records, seeds, sources, tracked=None, watched=()) -> dict:
     for t, g in seeds:
         tid = id(t)
         if tid in reach:
-            if g is None:        # d target / d target: ones
+            if g is None:        # d target / d target: ones (already fitting t)
                 g = np.ones(t._v.shape, t._v.dtype) if raw else ones_like(t)
-            g = unbroadcast(_raw(g), t._v) if raw else unbroadcast(g, t)
+            else:
+                g = unbroadcast(_raw(g), t._v) if raw else unbroadcast(g, t)
             prev = ct.get(tid)
             ct[tid] = g if prev is None else prev + g
     pop, get = ct.pop, ct.get

@@ -20,7 +20,7 @@ import numpy as np
 from .. import core
 from ..core import Interpreter
 from ..errors import user_location
-from ..ops.creation import zeros_like
+from ..ops.creation import asarray, zeros_like
 from ..pytree import flatten, unflatten
 from .. import tensor as _tensor
 from ..surface import ArrayMethods
@@ -289,8 +289,9 @@ class GradientTape(Interpreter):
         mode = getattr(unconnected_gradients, "value", unconnected_gradients)
         if mode not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
-        src_leaves, src_def = flatten(sources)
-        tgt_leaves, _ = flatten(target)
+        # one tensor each (the usual call) skips flattening
+        src_leaves, src_def = ([sources], "*") if type(sources) is Tensor else flatten(sources)
+        tgt_leaves = [target] if type(target) is Tensor else flatten(target)[0]
         if output_gradients is None:
             og = [None] * len(tgt_leaves)
         else:
@@ -305,19 +306,20 @@ class GradientTape(Interpreter):
                     f"Cast it first (x = x.astype(rt.float64)) and use the cast tensor")
         grads = self._gradient(tgt_leaves, src_leaves, og)
         self._last_none = []
-        names = _source_names(sources) if any(g is None for g in grads) else None
-        for k, g in enumerate(grads):
-            if g is None:
-                self._last_none.append(self._explain(names[k], src_leaves[k], tgt_leaves))
-                if mode == "zero":
-                    grads[k] = zeros_like(src_leaves[k])
+        if any(g is None for g in grads):      # (not `None in`: tensors compare elementwise)
+            names = _source_names(sources)
+            for k, g in enumerate(grads):
+                if g is None:
+                    self._last_none.append(self._explain(names[k], src_leaves[k], tgt_leaves))
+                    if mode == "zero":
+                        grads[k] = zeros_like(src_leaves[k])
         if not self.persistent:
             self._release()
         loud = [why for why, warn in self._last_none if warn]
         if loud and mode == "none":
             warnings.warn("tape.gradient returned None:\n" + "\n".join(loud), NoneGradientWarning,
                           stacklevel=2)
-        return unflatten(src_def, grads)
+        return grads[0] if src_def == "*" else unflatten(src_def, grads)
 
     def explain_none(self) -> str:
         """Why the last `gradient` call returned None for some sources (empty if it did not)."""
@@ -333,7 +335,6 @@ class GradientTape(Interpreter):
         self._watched = []
 
     def _gradient(self, targets, sources, out_grads):
-        from ..ops.creation import asarray
         seeds = []
         for t, g in zip(targets, out_grads):
             if id(t) not in self._tracked:
