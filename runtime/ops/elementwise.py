@@ -47,7 +47,7 @@ _UNARY = [
     ("arctan", np.arctan, lambda g, y, x: g / (x * x + 1.0)),
     ("sinh", np.sinh, lambda g, y, x: g * cosh(x)),
     ("cosh", np.cosh, lambda g, y, x: g * sinh(x)),
-    ("tanh", np.tanh, lambda g, y, x: g * (1.0 - y * y)),
+    ("tanh", np.tanh, lambda g, y, x: g - g * y * y),   # no op with a Python float: faster
     ("arcsinh", np.arcsinh, lambda g, y, x: g / sqrt(x * x + 1.0)),
     ("arccosh", np.arccosh, lambda g, y, x: g / sqrt(x * x - 1.0)),
     ("arctanh", np.arctanh, lambda g, y, x: g / (1.0 - x * x)),
