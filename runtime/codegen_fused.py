@@ -23,7 +23,8 @@ from .errors import FILE_LABELS
 # reductions called as their ufunc's .reduce (what np.sum/np.max call, minus ~2 us of Python per
 # call); mean of float32/float64 is add.reduce then a division by the count, as np.mean does it
 _REDUCE = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
-FUSED_GLOBALS = {f"{u}_reduce" for u in _REDUCE.values()} | {"intp", "divide", "empty"}
+FUSED_GLOBALS = ({f"{u}_reduce" for u in _REDUCE.values()}
+                 | {"intp", "divide", "empty", "matmul", "vecdot"})
 
 
 def source_label(filename: str) -> str:
@@ -37,11 +38,57 @@ def _direct_reduction(n) -> bool:
     return n.op.name in _REDUCE or (n.op.name == "mean" and n.inputs[0].dtype in (np.float32, np.float64))
 
 
-def _reduction_lines(n, arg, dest, glb):
-    ufunc = _REDUCE.get(n.op.name, "add")
-    glb[f"{ufunc}_reduce"] = getattr(np, ufunc).reduce
+# Row sums as BLAS dot products: the inexact rewrite "blas_rows" (passes/simplify.py lists its
+# measured error; the fusion pass sets `blas_rows=True` on a group when it is on). A sum or mean
+# over the last axis of float rows becomes `x @ ones` (on these machines 0.6 ms per 1e7 float32
+# elements against 1.7 for add.reduce), and `sum(a * b)` over it becomes `vecdot(a, b)`, which
+# never writes a * b at all (0.55 ms against 2.7 for the multiply and the sum).
+BLAS_MIN_ROW = 16        # shorter rows: the BLAS call costs more than it saves
+_HAS_VECDOT = hasattr(np, "vecdot")          # NumPy >= 2.0
+
+
+def _blas_row_sum(n) -> bool:
+    if n.op.name not in ("sum", "mean") or set(n.params) != {"axis", "keepdims"}:
+        return False
+    x = n.inputs[0]
+    return (x.dtype in (np.float32, np.float64) and n.out.dtype == x.dtype and x.ndim >= 2
+            and tuple(n.params["axis"]) == (x.ndim - 1,) and x.shape[-1] >= BLAS_MIN_ROW)
+
+
+def absorbed_products(body, blas_rows) -> dict:
+    """{multiply node: the row sum right after it that reads only it} -- emitted as one vecdot."""
+    if not (blas_rows and _HAS_VECDOT):
+        return {}
+    uses: dict = {}
+    for n in body.nodes:
+        for v in n.inputs:
+            uses[v] = uses.get(v, 0) + 1
+    outs = set(body.outputs)
+    found = {}
+    for a, b in zip(body.nodes, body.nodes[1:]):
+        if (a.op.name == "multiply" and _blas_row_sum(b) and b.inputs[0] is a.out
+                and uses[a.out] == 1 and a.out not in outs
+                and all(v.shape == a.out.shape and v.dtype == a.out.dtype for v in a.inputs)):
+            found[a] = b
+    return found
+
+
+def _reduction_lines(n, arg, dest, glb, fresh, blas_rows=False, dot_args=None):
     p = n.params
-    lines = [f"{ufunc}_reduce({arg}, axis={p['axis']!r}, keepdims={p['keepdims']!r}, out={dest})"]
+    if blas_rows and _blas_row_sum(n):
+        row = dest if not p["keepdims"] else f"{dest}[..., 0]"
+        if dot_args is not None:
+            glb["vecdot"] = np.vecdot
+            lines = [f"vecdot({dot_args[0]}, {dot_args[1]}, out={row})"]
+        else:
+            x = n.inputs[0]
+            ones = fresh(f"ones{x.shape[-1]}")
+            glb["matmul"], glb[ones] = np.matmul, np.ones(x.shape[-1], x.dtype)
+            lines = [f"matmul({arg}, {ones}, out={row})"]
+    else:
+        ufunc = _REDUCE.get(n.op.name, "add")
+        glb[f"{ufunc}_reduce"] = getattr(np, ufunc).reduce
+        lines = [f"{ufunc}_reduce({arg}, axis={p['axis']!r}, keepdims={p['keepdims']!r}, out={dest})"]
     if n.op.name == "mean":
         count = int(np.prod([n.inputs[0].shape[a] for a in p["axis"]]))
         glb["intp"], glb["divide"] = np.intp, np.divide
@@ -65,7 +112,7 @@ def _loop_of(body, flat):
     return (lambda v: v.ndim == D and v.shape[0] == lead), (lambda v: v.shape[1:]), lead
 
 
-def scratch_plan(body, usable_outputs, fresh=None, flat=False):
+def scratch_plan(body, usable_outputs, fresh=None, flat=False, absorbed=()):
     """Where each op of a fused body writes: -> (plan, scratch, in_block, last_use).
 
     plan[i] is a scratch name, an output Value whose block holds the result, or None (the op
@@ -75,12 +122,17 @@ def scratch_plan(body, usable_outputs, fresh=None, flat=False):
     is free until its producer writes it: a value that dies by then can live there (softmax's exp,
     layernorm's x - mean), which keeps the working set one buffer smaller. Only `usable_outputs`
     lend their blocks (not an output that reuses an input whose rows are still being read).
+    An `absorbed` multiply writes nothing: the row sum after it reads its inputs (vecdot).
     """
     aligned, tail, _ = _loop_of(body, flat)
     fresh = fresh or (lambda base: base)
+    reads = []
+    for n in body.nodes:
+        reads.append([] if n in absorbed else
+                     [w for v in n.inputs for w in (v.node.inputs if v.node in absorbed else (v,))])
     last_use: dict = {}
-    for i, n in enumerate(body.nodes):
-        for v in n.inputs:
+    for i, vs in enumerate(reads):
+        for v in vs:
             last_use[v] = i
     body_out_set = set(body.outputs)
     produced_at = {v: i for i, n in enumerate(body.nodes) for v in n.outputs if v in body_out_set}
@@ -92,10 +144,10 @@ def scratch_plan(body, usable_outputs, fresh=None, flat=False):
     scratch: list = []           # (name, row shape, dtype)
     plan = []                    # per node: where its result goes
     for i, n in enumerate(body.nodes):
-        if n.op.name == "const":
+        if n.op.name == "const" or n in absorbed:
             plan.append(None)
             continue
-        for v in n.inputs:       # dying inputs first, so an op may write in place
+        for v in reads[i]:       # dying inputs first, so an op may write in place
             if last_use.get(v) == i and v in scratch_of:
                 free.setdefault((tail(v), v.dtype), []).append(scratch_of[v])
         v = n.out
@@ -125,7 +177,9 @@ def scratch_plan(body, usable_outputs, fresh=None, flat=False):
 def scratch_bytes(node) -> int:
     """Bytes of scratch the generated loop of a fused node allocates."""
     body, rows = node.params["body"], node.params["block_rows"]
-    _, scratch, _, _ = scratch_plan(body, body.outputs, flat=node.params.get("flat", False))
+    absorbed = absorbed_products(body, node.params.get("blas_rows", False))
+    _, scratch, _, _ = scratch_plan(body, body.outputs, flat=node.params.get("flat", False),
+                                    absorbed=absorbed)
     return sum(rows * int(np.prod(tail)) * np.dtype(dt).itemsize for _, tail, dt in scratch)
 
 
@@ -135,6 +189,8 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
     body = node.params["body"]
     B = node.params["block_rows"]
     flat = node.params.get("flat", False)
+    blas_rows = node.params.get("blas_rows", False)
+    absorbed = absorbed_products(body, blas_rows)
     aligned, _, lead = _loop_of(body, flat)
     # a flat loop sees every array as 1-D: reshape(-1) is a view of a contiguous array (a copy
     # otherwise, still correct), and the outputs get their shape back after the loop
@@ -161,7 +217,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
             lines.append((f"{indent}{flat_inputs[k]} = {outer}.reshape(-1)", None))
 
     usable = [o for o, buf in zip(body.outputs, out_buffers) if buf not in arg_names]
-    plan, scratch, in_block, last_use = scratch_plan(body, usable, fresh, flat)
+    plan, scratch, in_block, last_use = scratch_plan(body, usable, fresh, flat, absorbed)
     glb.setdefault("empty", np.empty)
     for s, tail, dt in scratch:
         lines.append((f"{indent}{s} = empty({(B,) + tail!r}, {_dt(dt)})", None))
@@ -192,6 +248,8 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         else:
             names[v] = outer
     for i, n in enumerate(body.nodes):
+        if n in absorbed:
+            continue             # its row sum, next, is one vecdot of its inputs
         if n.op.name == "const":
             val = n.params["value"]
             if n.out.weak and literal(val):
@@ -200,7 +258,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
                 names[n.out] = c = fresh("c")
                 glb[c] = np.reshape(val, -1) if flat and np.ndim(val) > 1 else val
             continue
-        args = [names[v] for v in n.inputs]
+        args = [names.get(v, "") for v in n.inputs]     # "": an absorbed product (vecdot)
         v = n.out
         if v in outs:
             dest = block_name.get(v) or f"{outs[v]}[{lo}:{hi}]"
@@ -209,7 +267,9 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         kw = "".join(f", {k}={_param(p, glb, fresh, n.op.name, k, literal)}" for k, p in n.params.items())
         call = f"{n.op.name}({', '.join(args)}{kw}"
         if dest is not None and _direct_reduction(n):
-            texts = _reduction_lines(n, args[0], dest, glb)
+            prod = n.inputs[0].node
+            dot = [names[v] for v in prod.inputs] if prod in absorbed else None
+            texts = _reduction_lines(n, None if dot else args[0], dest, glb, fresh, blas_rows, dot)
         else:
             glb[n.op.name] = n.op.impl
             if dest is not None and _ufunc(n):

@@ -20,7 +20,9 @@ can (so reductions can follow), else a flat one.
 
 The fused node: `outs = fused(*inputs, body=<Graph>, block_rows=B[, flat=True])`; `body` holds
 the group's nodes (with their source locations) reading `inputs`, and returns the values used
-outside. `block_rows` is rows per block (elements per block when flat).
+outside. `block_rows` is rows per block (elements per block when flat). `blas_rows=True` (the
+inexact rewrite of that name in simplify.INEXACT, on by default) lets codegen compute row sums
+as BLAS dot products.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import numpy as np
 
 from ..core import OPS, Op
 from ..graph import Graph, Value, evaluate
+from . import simplify
 from ._rewrite import has_subgraph, make_node
 
 # Block sizes, measured with benchmarks/bench_optimizer.py on the project's machines: GELU was
@@ -43,11 +46,11 @@ ROW_BLOCK_BYTES = 1024 * 1024     # groups with a reduction: row blocks of about
 MIN_BLOCKS = 2                    # below this, chunking saves nothing
 
 
-def _fused_impl(*arrays, body, block_rows, flat=False):
+def _fused_impl(*arrays, body, block_rows, flat=False, blas_rows=False):
     return tuple(evaluate(body, *arrays))
 
 
-def _fused_abstract(*avals, body, block_rows, flat=False):
+def _fused_abstract(*avals, body, block_rows, flat=False, blas_rows=False):
     return [(v.shape, v.dtype) for v in body.outputs]
 
 
@@ -252,6 +255,8 @@ def _build(members, graph_outputs, used_outside, index, block_rows, key):
     params = {"body": body, "block_rows": block_rows}
     if key[0] == "flat":
         params["flat"] = True
+    elif "blas_rows" in simplify.ENABLED_INEXACT and any(n.op.reduction for n in members):
+        params["blas_rows"] = True       # row sums as BLAS dot products (codegen_fused.py)
     node = make_node(fused_op, outer_inputs, params,
                      [(v.shape, v.dtype) for v in outs], members[-1].loc)
     return node, dict(zip(outs, node.outputs))
