@@ -162,10 +162,17 @@ class EagerMagics(Magics):
 def _run_nested(shell, cell):
     """Run the cell through the shell (the last expression is displayed, errors shown as usual).
     A nested run_cell clears the display hook's link to the *outer* cell's result when it ends;
-    put it back so what this magic returns (-o) still becomes the outer cell's result."""
+    put it back so what this magic returns (-o) still becomes the outer cell's result.
+
+    A cell that raised has shown its traceback already; the outer cell is marked as failed too
+    (its result's error_in_exec), so the kernel replies "error": Run All stops there and
+    nbclient raises, as for any failing cell, without printing the traceback twice."""
     outer = getattr(shell.displayhook, "exec_result", None)
     try:
-        return shell.run_cell(cell, store_history=False)
+        res = shell.run_cell(cell, store_history=False)
     finally:
         if hasattr(shell.displayhook, "exec_result"):
             shell.displayhook.exec_result = outer
+    if outer is not None and not res.success and outer.success:
+        outer.error_in_exec = res.error_in_exec or res.error_before_exec
+    return res

@@ -94,3 +94,20 @@ def test_numpy_only_cell_updates_from_the_heartbeat(kernel):
     assert len(live) >= 3 and all(t < idle for t, _ in live)
     assert live[-1][0] - live[0][0] > 0.3
     assert "done" in updates[-1][1]
+
+
+def test_a_failing_cell_fails_in_the_kernel_too(kernel):
+    """The kernel replies "error" (so Run All stops there and nbclient raises), and the
+    traceback is shown once."""
+    msg_id = kernel.execute("%%eager\nok = rt.ones(2) * 3\nboom = 1 / 0\n")
+    reply = kernel.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.get_shell_msg(timeout=60)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "ZeroDivisionError"
+    msgs = kernel.iopub_channel.get_msgs()
+    errors = [m for m in msgs if m["msg_type"] == "error"]
+    assert len(errors) == 1 and errors[0]["content"]["ename"] == "ZeroDivisionError"
+    assert float(kernel.kernel.shell.user_ns["ok"][0]) == 3.0      # what ran before the error stays
+    run(kernel, "%%eager\nfine = rt.ones(2)\n")                      # and the next cell runs fine
+    assert "fine" in kernel.kernel.shell.user_ns
