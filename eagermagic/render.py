@@ -21,7 +21,7 @@ from collections import Counter
 
 import graphviz
 import numpy as np
-from runtime.errors import FILE_LABELS
+from runtime.errors import file_label
 
 DEFAULT_MAX_NODES = 150
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so graphs are shown as DOT text. "
@@ -45,7 +45,7 @@ def loc_text(loc) -> str:
     if loc is None:
         return ""
     filename, lineno = loc[0], loc[1]
-    where = FILE_LABELS.get(filename) or os.path.basename(filename)   # In[5] for a cell
+    where = file_label(filename) or os.path.basename(filename)   # In[5] for a cell
     text = linecache.getline(filename, lineno).strip()
     return f"{where} line {lineno}: {text}" if text else f"{where} line {lineno}"
 

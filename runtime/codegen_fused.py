@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import FILE_LABELS
+from .errors import file_label
 
 # reductions called as their ufunc's .reduce (what np.sum/np.max call, minus ~2 us of Python per
 # call); mean of float32/float64 is add.reduce then a division by the count, as np.mean does it
@@ -29,7 +29,7 @@ FUSED_GLOBALS = ({f"{u}_reduce" for u in _REDUCE.values()}
 
 def source_label(filename: str) -> str:
     """How a source file is named in generated-code comments: a notebook cell as In[n]."""
-    return FILE_LABELS.get(filename) or filename.rsplit("/", 1)[-1]
+    return file_label(filename) or filename.rsplit("/", 1)[-1]
 
 
 def _direct_reduction(n) -> bool:

@@ -33,11 +33,26 @@ class SourceLoc(tuple):
 
 # filename -> how to show it, e.g. a notebook cell's generated filename -> "In[5]" (set by a front end)
 FILE_LABELS: dict = {}
+# functions filename -> label or None, asked when FILE_LABELS has no entry: a front end that knows
+# its files only when they run (eagermagic asks the IPython shell which cell a filename is)
+FILE_LABELERS: list = []
+
+
+def file_label(filename: str) -> str | None:
+    """How a front end names `filename` ("In[5]" for a notebook cell), or None."""
+    label = FILE_LABELS.get(filename)
+    if label is None:
+        for labeler in FILE_LABELERS:
+            label = labeler(filename)
+            if label is not None:
+                break
+    return label
 
 
 def _short(filename: str) -> str:
-    if filename in FILE_LABELS:
-        return FILE_LABELS[filename]
+    label = file_label(filename)
+    if label is not None:
+        return label
     if filename.startswith("<"):
         return filename
     try:

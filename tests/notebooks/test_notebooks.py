@@ -236,6 +236,8 @@ def check_06(nb):
     assert err["ename"] == "RuntimeOpError", err
     assert "matmul(f64[4,3], f64[4,2]) failed while tracing" in err["evalue"], err["evalue"]
     assert "h = x @ w" in err["evalue"] and "hint:" in err["evalue"], err["evalue"]
+    # an ordinary cell is named as the user sees it, not by the kernel's temporary file
+    assert re.search(r"In\[\d+\]:\d+", err["evalue"]) and "ipykernel_" not in err["evalue"], err["evalue"]
 
     err = nbtools.expected_error(nb, "graph-error")
     assert re.search(r"at In\[\d+\]:3: out = h @ w", err["evalue"]), err["evalue"]
@@ -247,6 +249,7 @@ def check_06(nb):
     err = nbtools.expected_error(nb, "run-error")
     assert "failed while running compiled function `pick_row`" in err["evalue"], err["evalue"]
     assert "return x[i] * 2" in err["evalue"] and "generated code" in err["evalue"], err["evalue"]
+    assert re.search(r"In\[\d+\]:\d+", err["evalue"]) and "ipykernel_" not in err["evalue"], err["evalue"]
 
     err = nbtools.expected_error(nb, "leak")
     assert err["ename"] == "TracerLeakError" and "saved[0] + 1" in err["evalue"], err
