@@ -321,8 +321,19 @@ def test_fused_big_programs_match_eager(program):
         f = rt.function(lambda *xs: run_program(prog, xs))
         got = f(*tensors)
         rt.passes.optimize(f.traced_graph_for(*tensors), verify=True)       # after every pass
+    env = [*inputs, *eager]
     for k, (c, e) in enumerate(zip(got, eager)):
-        _close(c, e, f"fused step {k}: {prog[k]}", exact=False)
+        step = prog[k]
+        if step[0] == "reduce" and step[1] in ("sum", "mean"):
+            # row sums run as BLAS dot products (the inexact rewrite blas_rows): a different
+            # order of additions, within 0.17 eps * sum|x| where terms cancel (simplify.py)
+            x = np.asarray(env[step[2]], dtype=np.float64)
+            scale = np.abs(x).sum(-1, keepdims=True) / (x.shape[-1] if step[1] == "mean" else 1)
+            eps = np.finfo(np.asarray(e).dtype).eps
+            err = np.abs(np.asarray(c, np.float64) - np.asarray(e, np.float64))
+            assert np.all(err <= 0.5 * eps * scale + 4 * eps * np.abs(np.asarray(e))), (step, err.max())
+        else:
+            _close(c, e, f"fused step {k}: {prog[k]}", exact=False)
 
 
 def test_fusion_really_happens_for_big_elementwise_chains():
