@@ -352,6 +352,20 @@ def test_check_reports_agreement_and_a_real_difference(xw):
     assert "eager and graph DIFFER" in texts and "y: DIFFERENT" in texts
 
 
+def test_check_accepts_float32_sums_added_in_another_order_but_not_real_differences(ip):
+    # row sums of 10000 float32 terms: some land near zero, where the optimizer's order of
+    # additions (BLAS dot products) differs from eager's by rounding of the terms' size
+    ip.run_cell("import itertools\nimport numpy as np, runtime as rt\n"
+                "xs = rt.asarray(np.random.default_rng(0).normal(size=(400, 10000)).astype(np.float32))\n"
+                "tick = itertools.count(1)")
+    _, cap = run(ip, "%%graph --show none --check\ns = rt.sum(xs * 1.5, axis=-1)\n")
+    texts = "\n".join(o.data.get("text/plain", "") for o in cap.outputs)
+    assert "--check: eager and graph agree" in texts, texts
+    _, cap = run(ip, "%%graph --show none --check\ns = rt.sum(xs * 1.5, axis=-1) * (1 + 1e-3 * next(tick))\n")
+    texts = "\n".join(o.data.get("text/plain", "") for o in cap.outputs)
+    assert "s: DIFFERENT" in texts, texts                    # a 0.1% change is still caught
+
+
 def test_rt_print_style_runtime_error_message_names_the_op(xw):
     xw.run_cell("idx = rt.asarray(np.array([0, 9]))")
     res, cap = run(xw, "%%graph\ny = x[idx] * 2\n")
