@@ -3,12 +3,18 @@ params) is replaced by the earlier one's results.
 
 Random ops and side-effect ops are never merged (two draws are two draws; two prints print
 twice). Python-scalar constants are merged by value and type; array constants by identity.
-Commutative ops are not canonicalized: `a + b` and `b + a` stay apart (cheap to add if it pays).
+Commutative ops whose result does not depend on the order of the operands, bit for bit (IEEE
+addition and multiplication, comparisons for equality, logical and/or), are keyed by their
+inputs in a canonical order, so `a * b` and `b * a` merge. (Not maximum/minimum: NumPy's
+`maximum(-0.0, 0.0)` keeps the first zero.)
 """
 from __future__ import annotations
 
 from ..graph import Graph
 from ._rewrite import apply_subst, freeze, has_subgraph, resolve
+
+
+COMMUTATIVE = frozenset({"add", "multiply", "equal", "not_equal", "logical_and", "logical_or"})
 
 
 def cse(graph: Graph):
@@ -25,7 +31,8 @@ def cse(graph: Graph):
             val = n.params["value"]
             key = ("const", n.out.weak, type(val), freeze(val) if n.out.weak else id(val))
         elif not n.params:
-            key = (n.op.name, *map(id, n.inputs))
+            ids = map(id, n.inputs)
+            key = (n.op.name, *(sorted(ids) if n.op.name in COMMUTATIVE else ids))
         else:
             try:
                 key = (n.op.name, tuple(map(id, n.inputs)),

@@ -9,6 +9,7 @@ Exact rewrites (same bits as the original, on by default):
   x / c -> x * (1/c) when c is a power of two (1/c is then exact, so both round alike)
   permute_dims(permute_dims(x)) -> one permute_dims (or x, if it is the identity)
   reshape(reshape(x)) -> reshape(x); reshape to its own shape -> x; broadcast_to its own shape -> x
+  stop_gradient(x) -> x   (it only matters to a tape, and gradients were taken while tracing)
 A rewrite only applies when it keeps the node's shape and dtype (x*1 where 1 broadcasts x to a
 bigger shape, or promotes it, stays as it is).
 
@@ -179,6 +180,9 @@ def _rewrite(rw: _Rewriter, n):
             return rw.replace(n, node.out, "reshape(reshape)")
     if name == "broadcast_to" and ins[0].shape == out.shape:
         return rw.replace(n, ins[0], "identity broadcast")
+    if name == "stop_gradient" and _same_type(ins[0], out):
+        # gradients were taken while tracing (the tape ran then): in a graph it is the identity
+        return rw.replace(n, ins[0], "stop_gradient")
     return None
 
 

@@ -114,6 +114,28 @@ def test_cse_merges_equal_work_but_not_random_draws_or_side_effects():
     np.testing.assert_array_equal(y.numpy(), np.tanh(X) * np.tanh(X))
 
 
+def test_cse_merges_commutative_ops_in_either_order_but_not_maximum():
+    y = np.random.default_rng(4).normal(size=X.shape).astype(X.dtype)
+    y[0, 0] = np.nan
+    def fn(x, y):
+        return x * y + y * x, (x + y) - (y + x), rt.maximum(x, y) + rt.maximum(y, x)
+    f = rt.function(fn, passes=["cse"])
+    ops = ops_of(f.graph_for(X, y))
+    assert ops.count("multiply") == 1 and ops.count("add") == 3 and ops.count("maximum") == 2
+    for got, want in zip(f(X, y), fn(rt.asarray(X), rt.asarray(y))):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_stop_gradient_is_the_identity_in_a_compiled_graph():
+    f = rt.function(lambda x: rt.nn.softmax(x) * 2.0)       # softmax stops the max's gradient
+    assert "stop_gradient" in ops_of(f.traced_graph_for(X))
+    assert "stop_gradient" not in ops_of(f.graph_for(X))
+    assert changes(f, X)["simplify"].get("stop_gradient") == 1
+    g = rt.function(lambda x: rt.grad(lambda v: rt.sum(rt.nn.softmax(v) * x))(x))
+    want = rt.grad(lambda v: rt.sum(rt.nn.softmax(v) * rt.asarray(X)))(rt.asarray(X))
+    np.testing.assert_allclose(g(X).numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_fold_computes_constants_but_not_random_ops_nor_huge_arrays():
     c = rt.asarray([1.0, 2.0, 3.0, 4.0, 5.0])
     f = rt.function(lambda x: x * (rt.exp(c) * 2.0 + 1.0))
