@@ -44,7 +44,8 @@ class Tensor(ArrayMethods, metaclass=_TensorType):
     >>> (x @ x.T + 1).numpy()  # doctest: +NORMALIZE_WHITESPACE
     array([[ 6., 12.], [12., 26.]])
     """
-    __slots__ = ("_v", "__weakref__")
+    # _tm: a gradient tape's mark (runtime/autodiff/tape.py), empty until a tape meets the tensor
+    __slots__ = ("_v", "_tm", "__weakref__")
 
     shape = property(lambda self: self._v.shape)
     dtype = property(lambda self: self._v.dtype)
@@ -202,18 +203,43 @@ core.set_base_interpreter(EAGER)
 _eager_on_top = False
 
 # The second guarded fast path: a recording interpreter (the gradient tape) sitting directly on
-# EAGER. It declares `records_inline = True` and keeps `_ids` (ids of values it tracks), `_append`
-# (its records list's append) and `_nondiff` (names of nondiff ops seen); the operators below
-# then compute eagerly inline and record (op, inputs, {}, out) as the tape's own process2 would.
+# EAGER. It declares `records_inline = True` and keeps `_rec` (its mark: a tensor it tracks has
+# `t._tm is tape._rec`, or its id is in `_rec.ids`), `_append` (its records list's append) and
+# `_nondiff` (names of nondiff ops seen); the operators below then compute eagerly inline and
+# record (op, out, x, y) as the tape's own process2 would, marking `out` as tracked. The first
+# two are copied into `_tape_mark`, `_tape_append` (module globals are the cheapest to read);
+# the tape calls `_track_top` again whenever it changes them.
 _tape_on_eager = None
-_NOPARAMS: dict = {}
+_tape_mark = None
+_tape_append = None
+
+
+def _tracked_slow(m, *xs) -> bool:
+    """The whole test behind the inline `x._tm is m`: a tensor no tape has met yet has an empty
+    `_tm` slot (it gets None, so its next test is fast), and a value whose mark another tape
+    replaced (or a non-Tensor) is tracked if its id is in `m.ids`."""
+    ids = m.ids
+    hit = False
+    for x in xs:
+        if type(x) is Tensor:
+            try:
+                if x._tm is m:
+                    hit = True
+                    continue
+            except AttributeError:
+                x._tm = None
+        if ids and id(x) in ids:
+            hit = True
+    return hit
 
 
 def _track_top(interp) -> None:
-    global _eager_on_top, _tape_on_eager
+    global _eager_on_top, _tape_on_eager, _tape_mark, _tape_append
     _eager_on_top = interp is EAGER
-    _tape_on_eager = (interp if getattr(interp, "records_inline", False) and interp.parent is EAGER
-                      else None)
+    if getattr(interp, "records_inline", False) and interp.parent is EAGER:
+        _tape_on_eager, _tape_mark, _tape_append = interp, interp._rec, interp._append
+    else:
+        _tape_on_eager = _tape_mark = _tape_append = None
 
 
 core.on_switch.append(_track_top)
@@ -250,14 +276,14 @@ def _inline_method(name, op, swapped):
                 t = _alloc()
                 t._v = r
                 return t
-            tape = _tape_on_eager
-            if tape is not None:               # the same, recorded (see _tape_on_eager)
+            m = _tape_mark
+            if m is not None:                  # the same, recorded (see _tape_on_eager)
                 if type(other) is Tensor:
                     o = other._v
                 elif type(other) is float or type(other) is int:
                     o = other
                 else:
-                    return tape.process2(op, other, self)
+                    return _tape_on_eager.process2(op, other, self)
                 try:
                     r = impl(o, self._v)
                 except Exception as e:
@@ -266,13 +292,18 @@ def _inline_method(name, op, swapped):
                     r = np.asarray(r)
                 t = _alloc()
                 t._v = r
-                ids = tape._ids
-                if id(self) in ids or id(other) in ids:
-                    if nondiff:
-                        tape._nondiff.add(op.name)
-                    else:
-                        tape._append((op, (other, self), _NOPARAMS, t))
-                        ids.add(id(t))
+                try:
+                    hit = (self._tm is m or (type(other) is Tensor and other._tm is m)
+                           or (m.ids and _tracked_slow(m, other, self)))
+                except AttributeError:            # a tensor no tape has met yet
+                    hit = _tracked_slow(m, other, self)
+                if hit and not nondiff:
+                    t._tm = m
+                    _tape_append((op, t, other, self))
+                else:
+                    t._tm = None
+                    if hit:
+                        _tape_on_eager._nondiff.add(op.name)
                 return t
             return core._interp.process2(op, other, self)
     else:
@@ -293,14 +324,14 @@ def _inline_method(name, op, swapped):
                 t = _alloc()
                 t._v = r
                 return t
-            tape = _tape_on_eager
-            if tape is not None:               # the same, recorded (see _tape_on_eager)
+            m = _tape_mark
+            if m is not None:                  # the same, recorded (see _tape_on_eager)
                 if type(other) is Tensor:
                     o = other._v
                 elif type(other) is float or type(other) is int:
                     o = other
                 else:
-                    return tape.process2(op, self, other)
+                    return _tape_on_eager.process2(op, self, other)
                 try:
                     r = impl(self._v, o)
                 except Exception as e:
@@ -309,13 +340,18 @@ def _inline_method(name, op, swapped):
                     r = np.asarray(r)
                 t = _alloc()
                 t._v = r
-                ids = tape._ids
-                if id(self) in ids or id(other) in ids:
-                    if nondiff:
-                        tape._nondiff.add(op.name)
-                    else:
-                        tape._append((op, (self, other), _NOPARAMS, t))
-                        ids.add(id(t))
+                try:
+                    hit = (self._tm is m or (type(other) is Tensor and other._tm is m)
+                           or (m.ids and _tracked_slow(m, self, other)))
+                except AttributeError:            # a tensor no tape has met yet
+                    hit = _tracked_slow(m, self, other)
+                if hit and not nondiff:
+                    t._tm = m
+                    _tape_append((op, t, self, other))
+                else:
+                    t._tm = None
+                    if hit:
+                        _tape_on_eager._nondiff.add(op.name)
                 return t
             return core._interp.process2(op, self, other)
     method.__name__ = method.__qualname__ = name
@@ -336,8 +372,8 @@ def _inline_unary_method(name, op):
             t = _alloc()
             t._v = r
             return t
-        tape = _tape_on_eager
-        if tape is not None:
+        m = _tape_mark
+        if m is not None:                      # the same, recorded (see _tape_on_eager)
             try:
                 r = impl(self._v)
             except Exception as e:
@@ -346,13 +382,17 @@ def _inline_unary_method(name, op):
                 r = np.asarray(r)
             t = _alloc()
             t._v = r
-            ids = tape._ids
-            if id(self) in ids:
-                if nondiff:
-                    tape._nondiff.add(op.name)
-                else:
-                    tape._append((op, (self,), _NOPARAMS, t))
-                    ids.add(id(t))
+            try:
+                hit = self._tm is m or (m.ids and _tracked_slow(m, self))
+            except AttributeError:            # a tensor no tape has met yet
+                hit = _tracked_slow(m, self)
+            if hit and not nondiff:
+                t._tm = m
+                _tape_append((op, t, self))
+            else:
+                t._tm = None
+                if hit:
+                    _tape_on_eager._nondiff.add(op.name)
             return t
         return core._interp.process1(op, self)
 
@@ -375,8 +415,8 @@ def _inline_function1(op, generic):
             t = _alloc()
             t._v = r
             return t
-        tape = _tape_on_eager
-        if tape is not None and type(x) is Tensor:
+        m = _tape_mark
+        if m is not None and type(x) is Tensor:
             try:
                 r = impl(x._v)
             except Exception as e:
@@ -385,13 +425,17 @@ def _inline_function1(op, generic):
                 r = np.asarray(r)
             t = _alloc()
             t._v = r
-            ids = tape._ids
-            if id(x) in ids:
-                if nondiff:
-                    tape._nondiff.add(op.name)
-                else:
-                    tape._append((op, (x,), _NOPARAMS, t))
-                    ids.add(id(t))
+            try:
+                hit = x._tm is m or (m.ids and _tracked_slow(m, x))
+            except AttributeError:            # a tensor no tape has met yet
+                hit = _tracked_slow(m, x)
+            if hit and not nondiff:
+                t._tm = m
+                _tape_append((op, t, x))
+            else:
+                t._tm = None
+                if hit:
+                    _tape_on_eager._nondiff.add(op.name)
             return t
         return core._interp.process1(op, x)
 
@@ -421,14 +465,14 @@ def _inline_function2(op, generic):
             t = _alloc()
             t._v = r
             return t
-        tape = _tape_on_eager
-        if tape is not None:
+        m = _tape_mark
+        if m is not None:                      # the same, recorded (see _tape_on_eager)
             if type(x1) is Tensor and type(x2) is Tensor:
                 a, b = x1._v, x2._v
             elif type(x1) is Tensor and (type(x2) is float or type(x2) is int):
                 a, b = x1._v, x2
             else:
-                return tape.process2(op, x1, x2)
+                return _tape_on_eager.process2(op, x1, x2)
             try:
                 r = impl(a, b)
             except Exception as e:
@@ -437,13 +481,18 @@ def _inline_function2(op, generic):
                 r = np.asarray(r)
             t = _alloc()
             t._v = r
-            ids = tape._ids
-            if id(x1) in ids or id(x2) in ids:
-                if nondiff:
-                    tape._nondiff.add(op.name)
-                else:
-                    tape._append((op, (x1, x2), _NOPARAMS, t))
-                    ids.add(id(t))
+            try:
+                hit = (x1._tm is m or (type(x2) is Tensor and x2._tm is m)
+                       or (m.ids and _tracked_slow(m, x1, x2)))
+            except AttributeError:            # a tensor no tape has met yet
+                hit = _tracked_slow(m, x1, x2)
+            if hit and not nondiff:
+                t._tm = m
+                _tape_append((op, t, x1, x2))
+            else:
+                t._tm = None
+                if hit:
+                    _tape_on_eager._nondiff.add(op.name)
             return t
         return core._interp.process2(op, x1, x2)
 

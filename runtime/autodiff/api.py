@@ -67,7 +67,7 @@ def _fresh(x, where: str):
             f"{where} is {_type_str(x)}: gradients exist only with respect to floating-point "
             "inputs (integer and boolean values are not differentiable). Pass it as a float "
             "(x.astype(rt.float64)), or leave it out of argnums")
-    if any(id(x) in t._tracked for t in _outer_tapes()):
+    if any(t.tracks(x) for t in _outer_tapes()):
         return positive(x)
     if type(x) is Tensor:
         return wrap(x._v)

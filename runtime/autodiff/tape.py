@@ -1,10 +1,15 @@
 """The gradient tape: an interpreter that records ops on watched values (backward.py replays them).
 
 `GradientTape` sits on the interpreter stack (runtime/core.py) above eager or tracing. Every op
-is handed down to the parent interpreter, which computes it; the tape only notes
-(op, inputs, params, outputs) when an input depends on a watched value. Dependence is tracked by
-object identity (`id`), so tensors need no wrapper and the eager hot path stays cheap; the
-records keep those objects alive, so an id can't be reused while the tape holds it.
+is handed down to the parent interpreter, which computes it; the tape only records it when an
+input depends on a watched value. Records are flat tuples: (op, out, x) and (op, out, x, y) for
+one- and two-input ops without params (nearly all of them), (op, out, args, params, None) for
+the rest (outputs as a tuple for an op with several results).
+
+Dependence: a tracked eager Tensor carries the tape's mark in its `_tm` slot (`t._tm is mark`,
+one pointer comparison on the hot path); a value that cannot carry it (a tracer), or whose mark
+another tape replaced (nested tapes tracking the same tensor), is tracked by id in `mark.ids`.
+The records and the watched list keep those objects alive, so an id can't be reused meanwhile.
 
 The backward pass (backward.py) walks the records in reverse and calls the vjp rules. They are
 written with runtime ops and run on whatever interpreter is current: eagerly they compute now,
@@ -25,13 +30,13 @@ from ..pytree import flatten, unflatten
 from .. import tensor as _tensor
 from ..surface import ArrayMethods
 from ..tensor import EAGER, ESCAPE_HOOKS, Tensor
-from .backward import backward
+from .backward import _Mark, backward
 
 _ndarray = np.ndarray
 _asarray = np.asarray
 
-_EMPTY = frozenset()
 _NOPARAMS: dict = {}
+_OFF = _Mark()      # a paused tape's `_rec`: no value carries it and its ids stay empty
 
 
 class NoneGradientWarning(UserWarning):
@@ -55,8 +60,34 @@ _LISTENING: list = []
 def note_escape(t, how: str) -> None:
     """Called by Tensor when its value leaves the runtime; tapes tracking `t` remember where."""
     for tape in _LISTENING:
-        if id(t) in tape._tracked:
+        if tape.tracks(t):
             tape._cuts.append((how, _type_str(t), user_location()))
+
+
+def _track(x, m) -> None:
+    """Mark `x` as tracked by the tape whose mark is `m` (a new output, or a watched value)."""
+    if type(x) is Tensor:
+        old = getattr(x, "_tm", None)
+        if old is not None and old is not m:
+            old.ids.add(id(x))      # the tape that marked it first keeps tracking it by id
+        x._tm = m
+    else:
+        m.ids.add(id(x))
+
+
+def _track_all(op, out, m) -> None:
+    if op.multiple_results:
+        for o in out:
+            _track(o, m)
+    else:
+        _track(out, m)
+
+
+def _tracked(x, m) -> bool:
+    if type(x) is Tensor and getattr(x, "_tm", None) is m:
+        return True
+    ids = m.ids
+    return bool(ids) and id(x) in ids
 
 
 def _type_str(x) -> str:
@@ -85,14 +116,15 @@ class GradientTape(Interpreter):
 
     records_ops = True     # rt.function asks this: under a tape it runs its Python function
     # runtime/tensor.py asks this: directly over eager, Tensor's operators and rt.tanh & co
-    # compute inline and record into `_append` when an input's id is in `_ids` (see _eager2)
+    # compute inline and record into `_append` when an input carries `_rec` (see _eager2)
     records_inline = True
 
     def __init__(self, persistent: bool = False):
         self.persistent = persistent
         self._records: list | None = []
-        self._tracked: set = set()     # ids of watched values and of recorded outputs
-        self._ids = self._tracked      # what the hot path checks: _EMPTY while paused
+        self._mark = _Mark()           # what tracked values carry (see the module docstring)
+        self._rec = self._mark         # what the recording paths check: _OFF while paused
+        self._late_watch = False       # watch() of a value already computed on the tape
         self._watched: list = []       # keeps watched objects (and so their ids) alive
         self._cuts: list = []          # (how, type, location) of tracked values that escaped
         self._nondiff: set = set()     # names of nondiff ops applied to tracked values
@@ -102,9 +134,9 @@ class GradientTape(Interpreter):
     # -- the interpreter part (hot path: keep it short) -------------------------------------
     def process(self, op, args, params):
         out = self._p(op, args, params)
-        ids = self._ids
+        m = self._rec
         for a in args:
-            if id(a) in ids:
+            if _tracked(a, m):
                 break
         else:
             return out
@@ -113,33 +145,36 @@ class GradientTape(Interpreter):
             return out
         if out is None:                  # an effect without a result (rt.print)
             return out
-        self._records.append((op, args, params, out))
+        self._records.append((op, out, args, params, None))
         if op.multiple_results:
             for o in out:
-                ids.add(id(o))
+                _track(o, m)
         else:
-            ids.add(id(out))
+            _track(out, m)
         return out
 
     def process1(self, op, x):
         out = self._p1(op, x)
-        if id(x) in self._ids:
+        m = self._rec
+        if _tracked(x, m):
             if op.nondiff:
                 self._nondiff.add(op.name)
             else:
-                self._records.append((op, (x,), _NOPARAMS, out))
-                self._ids.add(id(out))
+                self._records.append((op, out, (x,), _NOPARAMS, None) if op.multiple_results
+                                     else (op, out, x))
+                _track_all(op, out, m)
         return out
 
     def process2(self, op, x, y):
         out = self._p2(op, x, y)
-        ids = self._ids
-        if id(x) in ids or id(y) in ids:
+        m = self._rec
+        if _tracked(x, m) or _tracked(y, m):
             if op.nondiff:
                 self._nondiff.add(op.name)
             else:
-                self._records.append((op, (x, y), _NOPARAMS, out))
-                ids.add(id(out))
+                self._records.append((op, out, (x, y), _NOPARAMS, None) if op.multiple_results
+                                     else (op, out, x, y))
+                _track_all(op, out, m)
         return out
 
     # The same two, when the parent is the eager interpreter: NumPy is called here directly
@@ -155,13 +190,14 @@ class GradientTape(Interpreter):
             r = _asarray(r)
         out = _tensor._alloc()     # looked up each time: the %%eager op counter swaps it
         out._v = r
-        ids = self._ids
-        if id(x) in ids:
-            if op.nondiff:
+        m = self._rec
+        if _tracked(x, m) and not op.nondiff:
+            out._tm = m
+            self._append((op, out, x))
+        else:
+            out._tm = None
+            if op.nondiff and _tracked(x, m):
                 self._nondiff.add(op.name)
-            else:
-                self._append((op, (x,), _NOPARAMS, out))
-                ids.add(id(out))
         return out
 
     def _eager2(self, op, x, y):
@@ -187,13 +223,15 @@ class GradientTape(Interpreter):
             r = _asarray(r)
         out = _tensor._alloc()     # looked up each time: the %%eager op counter swaps it
         out._v = r
-        ids = self._ids
-        if id(x) in ids or id(y) in ids:
-            if op.nondiff:
+        m = self._rec
+        hit = _tracked(x, m) or _tracked(y, m)
+        if hit and not op.nondiff:
+            out._tm = m
+            self._append((op, out, x, y))
+        else:
+            out._tm = None
+            if hit:
                 self._nondiff.add(op.name)
-            else:
-                self._append((op, (x, y), _NOPARAMS, out))
-                ids.add(id(out))
         return out
 
     def _slow1(self, op, x):
@@ -207,10 +245,10 @@ class GradientTape(Interpreter):
         if self._records is None:
             raise RuntimeError("this GradientTape was already used for a gradient (it is not "
                                "persistent): make a new tape, or use GradientTape(persistent=True)")
+        self._append = self._records.append
         core.push_interpreter(self)
         p = self.parent
         self._p, self._p1, self._p2 = p.process, p.process1, p.process2
-        self._append = self._records.append
         if p is EAGER:
             self.process1, self.process2 = self._eager1, self._eager2
         else:
@@ -238,13 +276,20 @@ class GradientTape(Interpreter):
         if self._records is None:
             raise RuntimeError("this GradientTape already computed its gradient (it is not "
                                "persistent): start a new tape to watch more tensors")
+        m = self._mark
         for t in ((tensor,) if type(tensor) is Tensor else flatten(tensor)[0]):
             if not isinstance(t, ArrayMethods):
                 raise TypeError(
                     f"tape.watch needs tensors, got {type(t).__name__}: the tape follows tensors, "
                     "so make it one first (w = rt.asarray(w)) and use that tensor in the computation")
-            self._tracked.add(id(t))
+            if _tracked(t, m):
+                self._late_watch = True    # already an output: backward keeps its cotangent
+            _track(t, m)
             self._watched.append(t)
+
+    def tracks(self, x) -> bool:
+        """Whether `x` is watched, or was computed from a watched value while recording."""
+        return _tracked(x, self._mark)
 
     def watched_count(self) -> int:
         return len(self._watched)
@@ -256,10 +301,10 @@ class GradientTape(Interpreter):
             self.tape = tape
 
         def __enter__(self):
-            self.tape._ids = _EMPTY
+            self.tape._set_rec(_OFF)
 
         def __exit__(self, *exc):
-            self.tape._ids = self.tape._tracked
+            self.tape._set_rec(self.tape._mark)
 
     def stop_recording(self):
         """Context manager: ops inside it are not recorded (their results are constants)."""
@@ -269,7 +314,10 @@ class GradientTape(Interpreter):
         """Forget everything recorded and watched."""
         self._records = []
         self._append = self._records.append
-        self._tracked.clear()
+        paused = self._rec is _OFF
+        self._mark = _Mark()
+        self._set_rec(_OFF if paused else self._mark)
+        self._late_watch = False
         self._watched.clear()
         self._cuts.clear()
         self._nondiff.clear()
@@ -330,14 +378,14 @@ class GradientTape(Interpreter):
     def _release(self):
         # a used non-persistent tape records nothing more, even if still inside its `with`
         self._records = None
-        self._tracked = set()
-        self._ids = _EMPTY
+        self._mark = _Mark()              # nothing carries it: nothing more is recorded
+        self._set_rec(self._mark)
         self._watched = []
 
     def _gradient(self, targets, sources, out_grads):
         seeds = []
         for t, g in zip(targets, out_grads):
-            if id(t) not in self._tracked:
+            if not _tracked(t, self._mark):
                 continue
             if not is_inexact(t):
                 raise NotDifferentiableError(
@@ -349,12 +397,27 @@ class GradientTape(Interpreter):
             seeds.append((t, g))
         if not seeds:
             return [None] * len(sources)
-        saved, self._ids = self._ids, _EMPTY   # don't record our own backward pass
+        saved = self._rec
+        self._set_rec(_OFF)                  # don't record our own backward pass
         try:
-            ct = backward(self._records, seeds, sources, self._tracked, self._watched)
+            return backward(self._records, seeds, sources,
+                            self._mark if self._sources_are_the_watched(sources) else None)
         finally:
-            self._ids = saved
-        return [ct.get(id(s)) for s in sources]
+            self._set_rec(saved)
+
+    def _set_rec(self, m) -> None:
+        self._rec = m
+        if core._interp is self:           # the inline route keeps a copy (runtime/tensor.py)
+            _tensor._track_top(self)
+
+    def _sources_are_the_watched(self, sources) -> bool:
+        """The usual case, which backward() speeds up: the sources are exactly the watched
+        tensors, none of them computed on the tape (so everything tracked depends on them)."""
+        if self._late_watch or not all(type(s) is Tensor for s in sources):
+            return False
+        if len(sources) == 1 and len(self._watched) == 1:
+            return sources[0] is self._watched[0]
+        return set(map(id, sources)) == set(map(id, self._watched))
 
     def _explain(self, name, source, targets):
         """(text, is_likely_a_mistake) for a None gradient of the source called `name`."""
@@ -367,8 +430,8 @@ class GradientTape(Interpreter):
             cuts += (f"\n    - watched values went through {', '.join(sorted(self._nondiff))}, "
                      "which have no gradient (their results are integers, booleans or "
                      "piecewise constant)")
-        tgt_tracked = any(id(t) in self._tracked for t in targets)
-        if id(source) not in self._tracked:
+        tgt_tracked = any(self.tracks(t) for t in targets)
+        if not self.tracks(source):
             return (f"  {what} was never watched: call tape.watch(x) inside the `with` block "
                     "before computing with x (only watched tensors and values computed from them "
                     "are recorded)." + cuts, True)

@@ -125,7 +125,7 @@ def test_recorded_arrays_are_freed_with_the_tape_without_the_cyclic_gc():
         with rt.GradientTape() as tape:
             tape.watch(x)
             y = rt.tanh(x) * 2.0
-        inner = weakref.ref(tape._records[0][3])   # tanh(x): only the tape holds it
+        inner = weakref.ref(tape._records[0][1])   # tanh(x): only the tape holds it
         dead = weakref.ref(tape)
         del tape
         assert dead() is None and inner() is None
