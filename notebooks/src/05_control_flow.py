@@ -88,8 +88,9 @@ print(maybe_flip.explain())
 # ## Autograph: the conversion rt.function does for you
 #
 # By default `rt.function` rewrites `if` and `while` statements whose condition turns out to be
-# traced into `rt.cond` and `rt.while_loop`, and `for i in rt.range(n)` into `rt.fori_loop`.
-# Conditions on ordinary Python values still run as written.
+# traced into `rt.cond` and `rt.while_loop`, `for i in rt.range(n)` into `rt.fori_loop`, and
+# conditional expressions (`a if c else b`) into `rt.cond` too. Conditions on ordinary Python
+# values still run as written.
 #
 # **Predict, then run.** With autograph on, `flip_if_negative` compiles. How many traces for a
 # positive and a negative `x` of the same shape?

@@ -1,5 +1,6 @@
-"""Autograph: Python `if`/`while`/`for i in rt.range(n)` on traced values become graph control
-flow (rt.cond, rt.while_loop, rt.fori_loop) when a function is compiled with `rt.function`.
+"""Autograph: Python `if`/`while`/`for i in rt.range(n)` and `a if c else b` on traced values
+become graph control flow (rt.cond, rt.while_loop, rt.fori_loop) when a function is compiled
+with `rt.function`; `and`/`or`/`not` in their conditions become logical ops.
 
 The function's source comes from `linecache` (so functions defined in a notebook cell, whose
 source the front end registers there, convert too), is rewritten (see transform.py) and
@@ -11,9 +12,8 @@ written: convert them with `rt.autograph.convert` or use rt.cond). Documented li
 with its own error when the condition is traced: `break`/`continue` inside a `with` or `try`
 in a converted loop (elsewhere they work: a flag and guarded code); `return` inside a
 converted loop, or in an `if` except at the end of both branches (or an `if` followed by the
-rest of the function); a `while`/`for` with `else:`; after a `break` in a converted `for`, the
-loop variable holds the last index, not the one it broke at; variables assigned in only one branch and used
-afterwards; loop variables changing shape or dtype; loop variables that are not tensors or
+rest of the function); a `while`/`for` with `else:`; variables assigned in only one branch and
+used afterwards; loop variables changing shape or dtype; loop variables that are not tensors or
 numbers.
 
 >>> def f(x):
@@ -38,7 +38,7 @@ import types
 
 from . import operators
 from .operators import AutographError, Undefined  # noqa: F401  (public)
-from .transform import CallsThrough, Converter
+from .transform import CallsThrough, Converter, IfExps
 
 __all__ = ["convert", "convert_module", "module_globals", "to_source", "why_not", "AutographError",
            "ConversionSkipped"]
@@ -187,6 +187,8 @@ def _converted_ast(fn):
     ast.increment_lineno(tree, first - 1)
     fdef.decorator_list = []
     fdef.body = [CallsThrough().visit(s) for s in fdef.body]
+    if_exps = IfExps(fn.__code__.co_filename, fn.__name__)
+    fdef.body = [if_exps.visit(s) for s in fdef.body]
     fdef.body = Converter(fn.__code__.co_filename, fn.__name__).function_body(fdef.body)
     freevars = list(fn.__code__.co_freevars)
     factory = ast.parse(f"def ag__factory(ag__, {', '.join(freevars)}):\n    pass\n").body[0]

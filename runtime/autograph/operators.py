@@ -93,6 +93,16 @@ def not_(v):
     return ew.logical_not(v) if is_traced(v) else not v
 
 
+# -- conditional expressions ---------------------------------------------------------------------
+
+def if_exp(test, true_fn, false_fn, where):
+    """`a if test else b`: Python's (one side evaluated) for a Python test; a cond whose
+    branches are the two sides when the test is traced (both are traced, as with `if`)."""
+    if not is_traced(test):
+        return true_fn() if test else false_fn()
+    return cf.cond_traced(test, lambda: true_fn(), lambda: false_fn(), (), loc=_loc(*where))
+
+
 # -- statements --------------------------------------------------------------------------------
 
 def if_stmt(test, true_fn, false_fn, values, out_names, where):

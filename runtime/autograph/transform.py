@@ -327,6 +327,24 @@ class _BoolOps(ast.NodeTransformer):
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_Lambda
 
 
+class IfExps(ast.NodeTransformer):
+    """a if c else b -> ag__.if_exp(c, lambda: a, lambda: b, where): lazy sides, as Python; the
+    test converts `and`/`or`/`not` like an `if`'s. Everywhere in the function, nested lambdas,
+    comprehensions and defs included (they run while it does)."""
+
+    def __init__(self, filename: str, funcname: str):
+        self.filename, self.funcname = filename, funcname
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        where = ast.Constant((self.filename, node.lineno, self.funcname))
+        call = ast.Call(func=ast.Attribute(ast.Name("ag__", ast.Load()), "if_exp", ast.Load()),
+                        args=[_BoolOps().visit(node.test),
+                              ast.Lambda(args=_no_args(), body=node.body),
+                              ast.Lambda(args=_no_args(), body=node.orelse), where], keywords=[])
+        return ast.copy_location(call, node)
+
+
 def _no_args():
     return ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[],
                          kwarg=None, defaults=[])

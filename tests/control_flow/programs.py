@@ -27,6 +27,10 @@ def statement(draw, depth, counter, loops=("while", "for"), i_bound=False):
             f"s = s + rt.sum(y) * {draw(consts)}",
             f"y = rt.sin(y) - s * {draw(consts)}",
             f"tmp = y * {draw(consts)}",        # a temporary: fine unless used after a branch
+            # conditional expressions: a traced test becomes a cond, a Python one stays Python
+            f"y = y * {draw(consts)} if rt.sum(y) > t and s < {draw(consts)} else rt.sin(y)",
+            f"s = s * {draw(consts)} if not rt.max(y) > t else s + rt.mean(y) if s > 0 else s - 1.0",
+            f"y = y + {draw(consts)} if {draw(st.integers(0, 3))} > 1 else y * (rt.sum(x) if s > t else 0.5)",
         ] + ([f"s = s * {draw(consts)} + rt.sum(y) * i.astype(rt.float64)"] if i_bound else [])))]
     if kind == "if":
         test = draw(st.sampled_from([f"rt.sum(y) > t * {draw(consts)}", "rt.max(y) < t and s > 0",

@@ -299,6 +299,38 @@ def test_lambdas_are_not_converted_and_say_so():
         rt.function(lambda x: x if rt.sum(x) > 0 else -x)(rt.ones(2))
 
 
+def conditional_expressions(x, flag):
+    y = x * 2 if rt.sum(x) > 0 else -x
+    z = 1.0 if flag else 1 / 0          # a Python test: only the chosen side runs
+    w = y if (rt.max(x) > 1 and not rt.min(x) > 0) else y * 0
+    scale = (lambda v: v if rt.sum(v) > 2 else v * 0.5)(w)     # inside a lambda too
+    return y + z + scale
+
+
+@pytest.mark.parametrize("v", [[1.0, 2.0], [-1.0, -2.0], [-1.0, 3.0], [0.5, 0.25]])
+def test_conditional_expressions_on_traced_values_become_conds(v):
+    x = np.array(v)
+    f = rt.function(conditional_expressions)
+    assert_same(f(x, True), conditional_expressions(rt.asarray(x), True))
+    assert f.graph_for(x, True).op_counts().get("cond", 0) == 3
+    gf = rt.function(grad_of_conditional_expressions)                 # backward through conds
+    assert gf.graph_for(x).op_counts().get("cond", 0) >= 3
+    assert_same(gf(x), grad_of_conditional_expressions(rt.asarray(x)))
+
+
+def grad_of_conditional_expressions(x):
+    return rt.grad(lambda a: rt.sum(conditional_expressions(a, True)))(x)
+
+
+def ifexp_branches_differ(x):
+    return rt.ones(3) if rt.sum(x) > 0 else rt.ones(4)
+
+
+def test_conditional_expression_branches_of_different_shapes_say_where():
+    with pytest.raises(rt.ControlFlowError, match=r"test_autograph.py:\d+: return rt.ones\(3\) if"):
+        rt.function(ifexp_branches_differ)(rt.ones(2))
+
+
 def helper(x):
     if rt.sum(x) > 0:
         return x * 10
