@@ -205,10 +205,10 @@ _eager_on_top = False
 # The second guarded fast path: a recording interpreter (the gradient tape) sitting directly on
 # EAGER. It declares `records_inline = True` and keeps `_rec` (its mark: a tensor it tracks has
 # `t._tm is tape._rec`, or its id is in `_rec.ids`), `_append` (its records list's append) and
-# `_nondiff` (names of nondiff ops seen); the operators below then compute eagerly inline and
-# record (op, out, x, y) as the tape's own process2 would, marking `out` as tracked. The first
-# two are copied into `_tape_mark`, `_tape_append` (module globals are the cheapest to read);
-# the tape calls `_track_top` again whenever it changes them.
+# `_note_nondiff(name)` (for nondiff ops on tracked values); the operators below then compute
+# eagerly inline and record (op, out, x, y) as the tape's own process2 would, marking `out` as
+# tracked. The first two are copied into `_tape_mark`, `_tape_append` (module globals are the
+# cheapest to read); the tape calls `_track_top` again whenever it changes them.
 _tape_on_eager = None
 _tape_mark = None
 _tape_append = None
@@ -303,7 +303,7 @@ def _inline_method(name, op, swapped):
                 else:
                     t._tm = None
                     if hit:
-                        _tape_on_eager._nondiff.add(op.name)
+                        _tape_on_eager._note_nondiff(op.name)
                 return t
             return core._interp.process2(op, other, self)
     else:
@@ -351,7 +351,7 @@ def _inline_method(name, op, swapped):
                 else:
                     t._tm = None
                     if hit:
-                        _tape_on_eager._nondiff.add(op.name)
+                        _tape_on_eager._note_nondiff(op.name)
                 return t
             return core._interp.process2(op, self, other)
     method.__name__ = method.__qualname__ = name
@@ -392,7 +392,7 @@ def _inline_unary_method(name, op):
             else:
                 t._tm = None
                 if hit:
-                    _tape_on_eager._nondiff.add(op.name)
+                    _tape_on_eager._note_nondiff(op.name)
             return t
         return core._interp.process1(op, self)
 
@@ -435,7 +435,7 @@ def _inline_function1(op, generic):
             else:
                 t._tm = None
                 if hit:
-                    _tape_on_eager._nondiff.add(op.name)
+                    _tape_on_eager._note_nondiff(op.name)
             return t
         return core._interp.process1(op, x)
 
@@ -492,7 +492,7 @@ def _inline_function2(op, generic):
             else:
                 t._tm = None
                 if hit:
-                    _tape_on_eager._nondiff.add(op.name)
+                    _tape_on_eager._note_nondiff(op.name)
             return t
         return core._interp.process2(op, x1, x2)
 

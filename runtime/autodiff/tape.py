@@ -61,7 +61,7 @@ def note_escape(t, how: str) -> None:
     """Called by Tensor when its value leaves the runtime; tapes tracking `t` remember where."""
     for tape in _LISTENING:
         if tape.tracks(t):
-            tape._cuts.append((how, _type_str(t), user_location()))
+            tape._note_cut((how, _type_str(t), user_location()))
 
 
 def _track(x, m) -> None:
@@ -116,20 +116,30 @@ class GradientTape(Interpreter):
 
     records_ops = True     # rt.function asks this: under a tape it runs its Python function
     # runtime/tensor.py asks this: directly over eager, Tensor's operators and rt.tanh & co
-    # compute inline and record into `_append` when an input carries `_rec` (see _eager2)
+    # compute inline and record into `_append` when an input carries `_rec` (see process2)
     records_inline = True
+    # (class defaults, so a new tape costs little: P1g's recording figure includes it)
+    _late_watch = False          # watch() of a value already computed on the tape
+    _cuts = ()                   # (how, type, location) of tracked values that escaped
+    _nondiff = frozenset()       # names of nondiff ops applied to tracked values
+    _last_none = ()
+    _p, _p1, _p2 = EAGER.process, EAGER.process1, EAGER.process2   # the parent's (see __enter__)
 
     def __init__(self, persistent: bool = False):
         self.persistent = persistent
         self._records: list | None = []
-        self._mark = _Mark()           # what tracked values carry (see the module docstring)
-        self._rec = self._mark         # what the recording paths check: _OFF while paused
-        self._late_watch = False       # watch() of a value already computed on the tape
+        self._mark = self._rec = _Mark()   # what tracked values carry / what recording checks
         self._watched: list = []       # keeps watched objects (and so their ids) alive
-        self._cuts: list = []          # (how, type, location) of tracked values that escaped
-        self._nondiff: set = set()     # names of nondiff ops applied to tracked values
-        self._last_none: list = []
-        self._p = self._p1 = self._p2 = None
+
+    def _note_nondiff(self, name: str) -> None:
+        if not self._nondiff:
+            self._nondiff = set()
+        self._nondiff.add(name)
+
+    def _note_cut(self, cut) -> None:
+        if not self._cuts:
+            self._cuts = []
+        self._cuts.append(cut)
 
     # -- the interpreter part (hot path: keep it short) -------------------------------------
     def process(self, op, args, params):
@@ -141,7 +151,7 @@ class GradientTape(Interpreter):
         else:
             return out
         if op.nondiff:
-            self._nondiff.add(op.name)
+            self._note_nondiff(op.name)
             return out
         if out is None:                  # an effect without a result (rt.print)
             return out
@@ -153,39 +163,39 @@ class GradientTape(Interpreter):
             _track(out, m)
         return out
 
-    def process1(self, op, x):
+    def _generic1(self, op, x):
         out = self._p1(op, x)
         m = self._rec
         if _tracked(x, m):
             if op.nondiff:
-                self._nondiff.add(op.name)
+                self._note_nondiff(op.name)
             else:
                 self._records.append((op, out, (x,), _NOPARAMS, None) if op.multiple_results
                                      else (op, out, x))
                 _track_all(op, out, m)
         return out
 
-    def process2(self, op, x, y):
+    def _generic2(self, op, x, y):
         out = self._p2(op, x, y)
         m = self._rec
         if _tracked(x, m) or _tracked(y, m):
             if op.nondiff:
-                self._nondiff.add(op.name)
+                self._note_nondiff(op.name)
             else:
                 self._records.append((op, out, (x, y), _NOPARAMS, None) if op.multiple_results
                                      else (op, out, x, y))
                 _track_all(op, out, m)
         return out
 
-    # The same two, when the parent is the eager interpreter: NumPy is called here directly
-    # (one Python frame less per op; P1g in benchmarks/bench_autodiff.py measures it).
-    def _eager1(self, op, x):
-        if type(x) is not Tensor:
-            return self._slow1(op, x)
+    # core.bind1/bind2 land here: when the parent is the eager interpreter, NumPy is called
+    # directly (one Python frame less per op; P1g in benchmarks/bench_autodiff.py measures it)
+    def process1(self, op, x):
+        if type(x) is not Tensor or self.parent is not EAGER:
+            return self._generic1(op, x)
         try:
             r = op.impl(x._v)
         except Exception:
-            return self._slow1(op, x)          # the eager interpreter raises its error message
+            return self._generic1(op, x)          # the eager interpreter raises its error message
         if type(r) is not _ndarray:
             r = _asarray(r)
         out = _tensor._alloc()     # looked up each time: the %%eager op counter swaps it
@@ -197,28 +207,30 @@ class GradientTape(Interpreter):
         else:
             out._tm = None
             if op.nondiff and _tracked(x, m):
-                self._nondiff.add(op.name)
+                self._note_nondiff(op.name)
         return out
 
-    def _eager2(self, op, x, y):
+    def process2(self, op, x, y):
+        if self.parent is not EAGER:
+            return self._generic2(op, x, y)
         tp = type(x)
         if tp is Tensor:
             xv = x._v
         elif tp is float or tp is int:
             xv = x
         else:
-            return self._slow2(op, x, y)
+            return self._generic2(op, x, y)
         tp = type(y)
         if tp is Tensor:
             yv = y._v
         elif tp is float or tp is int:
             yv = y
         else:
-            return self._slow2(op, x, y)
+            return self._generic2(op, x, y)
         try:
             r = op.impl(xv, yv)
         except Exception:
-            return self._slow2(op, x, y)
+            return self._generic2(op, x, y)
         if type(r) is not _ndarray:
             r = _asarray(r)
         out = _tensor._alloc()     # looked up each time: the %%eager op counter swaps it
@@ -231,14 +243,8 @@ class GradientTape(Interpreter):
         else:
             out._tm = None
             if hit:
-                self._nondiff.add(op.name)
+                self._note_nondiff(op.name)
         return out
-
-    def _slow1(self, op, x):
-        return GradientTape.process1(self, op, x)
-
-    def _slow2(self, op, x, y):
-        return GradientTape.process2(self, op, x, y)
 
     # -- context manager ---------------------------------------------------------------------
     def __enter__(self):
@@ -248,12 +254,8 @@ class GradientTape(Interpreter):
         self._append = self._records.append
         core.push_interpreter(self)
         p = self.parent
-        self._p, self._p1, self._p2 = p.process, p.process1, p.process2
-        if p is EAGER:
-            self.process1, self.process2 = self._eager1, self._eager2
-        else:
-            self.__dict__.pop("process1", None)
-            self.__dict__.pop("process2", None)
+        if p is not EAGER:
+            self._p, self._p1, self._p2 = p.process, p.process1, p.process2
         if not _LISTENING:
             ESCAPE_HOOKS.append(note_escape)
         _LISTENING.append(self)
@@ -261,10 +263,8 @@ class GradientTape(Interpreter):
 
     def __exit__(self, *exc):
         core.pop_interpreter(self)
-        # the bound methods set by __enter__ make a cycle (tape -> method -> tape): without
-        # breaking it, the tape and every array it recorded would wait for the cyclic GC
-        self.__dict__.pop("process1", None)
-        self.__dict__.pop("process2", None)
+        if self.parent is not EAGER:
+            del self._p, self._p1, self._p2      # back to the class's (EAGER's)
         _LISTENING.remove(self)
         if not _LISTENING and note_escape in ESCAPE_HOOKS:
             ESCAPE_HOOKS.remove(note_escape)
@@ -277,6 +277,14 @@ class GradientTape(Interpreter):
             raise RuntimeError("this GradientTape already computed its gradient (it is not "
                                "persistent): start a new tape to watch more tensors")
         m = self._mark
+        if type(tensor) is Tensor and not m.ids:     # the usual case, short (P1g includes it)
+            old = getattr(tensor, "_tm", None)
+            if old is not m:
+                if old is not None:
+                    old.ids.add(id(tensor))      # the tape that marked it keeps tracking it
+                tensor._tm = m
+                self._watched.append(tensor)
+                return
         for t in ((tensor,) if type(tensor) is Tensor else flatten(tensor)[0]):
             if not isinstance(t, ArrayMethods):
                 raise TypeError(
@@ -319,8 +327,8 @@ class GradientTape(Interpreter):
         self._set_rec(_OFF if paused else self._mark)
         self._late_watch = False
         self._watched.clear()
-        self._cuts.clear()
-        self._nondiff.clear()
+        self._cuts = ()
+        self._nondiff = frozenset()
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d target / d sources, shaped like `sources` (a tensor, or a list/tuple/dict of them).
