@@ -194,17 +194,17 @@ print(layer.explain())
 
 # %% [markdown]
 # What does *not* work is asking a tracer for its value: while tracing there is none. `rt.function`
-# rewrites plain `if` and `while` statements on tensors into graph control flow for you
-# (autograph, notebook 5), but a conditional *expression* `a if cond else b` is not converted.
-# The error says where, why, and the ways out:
+# rewrites `if` and `while` statements and `a if cond else b` on tensors into graph control flow
+# for you (autograph, notebook 5), but turning a tensor into a Python number (`float(t)`,
+# `int(t)`, `t.item()`) needs the value itself. The error says where, why, and the ways out:
 
 # %% tags=["concretization"]
 @rt.function
-def absolute_sum(x):
-    s = rt.sum(x)
-    return s if s > 0 else -s
+def normalized(x):
+    total = float(rt.sum(x))      # a Python float: the value, now
+    return x / total
 
 try:
-    absolute_sum(x)
+    normalized(x)
 except rt.ConcretizationError as e:
     print(e)
