@@ -128,6 +128,7 @@ class GradientTape(Interpreter):
     def __init__(self, persistent: bool = False):
         self.persistent = persistent
         self._records: list | None = []
+        self._append = self._records.append
         self._mark = self._rec = _Mark()   # what tracked values carry / what recording checks
         self._watched: list = []       # keeps watched objects (and so their ids) alive
 
@@ -251,7 +252,6 @@ class GradientTape(Interpreter):
         if self._records is None:
             raise RuntimeError("this GradientTape was already used for a gradient (it is not "
                                "persistent): make a new tape, or use GradientTape(persistent=True)")
-        self._append = self._records.append
         core.push_interpreter(self)
         p = self.parent
         if p is not EAGER:
