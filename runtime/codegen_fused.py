@@ -24,7 +24,7 @@ from .errors import file_label
 # call); mean of float32/float64 is add.reduce then a division by the count, as np.mean does it
 _REDUCE = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
 FUSED_GLOBALS = ({f"{u}_reduce" for u in _REDUCE.values()}
-                 | {"intp", "divide", "empty", "matmul", "vecdot"})
+                 | {"intp", "divide", "empty", "matmul"})
 
 
 def source_label(filename: str) -> str:
@@ -38,53 +38,52 @@ def _direct_reduction(n) -> bool:
     return n.op.name in _REDUCE or (n.op.name == "mean" and n.inputs[0].dtype in (np.float32, np.float64))
 
 
-# Row sums as BLAS dot products: the inexact rewrite "blas_rows" (passes/simplify.py lists its
-# measured error; the fusion pass sets `blas_rows=True` on a group when it is on). A sum or mean
-# over the last axis of float rows becomes `x @ ones` (on these machines 0.6 ms per 1e7 float32
-# elements against 1.7 for add.reduce), and `sum(a * b)` over it becomes `vecdot(a, b)`, which
-# never writes a * b at all (0.55 ms against 2.7 for the multiply and the sum).
-BLAS_MIN_ROW = 16        # shorter rows: the BLAS call costs more than it saves
-_HAS_VECDOT = hasattr(np, "vecdot")          # NumPy >= 2.0
+# Row sums through BLAS: the inexact rewrite "blas_rows" (passes/simplify.py lists its measured
+# error; the fusion pass sets `blas_rows=True` on a group when it is on). A sum or mean over the
+# last axis of float rows of n = k * c elements (c, the chunk, a divisor of n in 32..128) is
+#     matmul(x.reshape(-1, k, c), ones_c) -> k partial sums per row, then add.reduce over them
+# On these machines that is 0.8 ms per 1e7 float32 elements against 1.7 for add.reduce alone.
+# One BLAS dot over a whole row would be faster still (0.6), but it adds sequentially in a few
+# SIMD lanes: on rows of many equal terms (after maximum or clip) its error grew to 100 eps *
+# sum|x|. Chunks of at most 128, added pairwise after, are how NumPy's own sum is built, and
+# measure like it.
+CHUNK_MIN, CHUNK_MAX = 32, 128
+
+
+def _chunk(n: int) -> int | None:
+    return next((c for c in range(min(n, CHUNK_MAX), CHUNK_MIN - 1, -1) if n % c == 0), None)
 
 
 def _blas_row_sum(n) -> bool:
     if n.op.name not in ("sum", "mean") or set(n.params) != {"axis", "keepdims"}:
         return False
     x = n.inputs[0]
-    return (x.dtype in (np.float32, np.float64) and n.out.dtype == x.dtype and x.ndim >= 2
-            and tuple(n.params["axis"]) == (x.ndim - 1,) and x.shape[-1] >= BLAS_MIN_ROW)
+    return (x.dtype in (np.float32, np.float64) and n.out.dtype == x.dtype and x.ndim == 2
+            and tuple(n.params["axis"]) == (1,) and _chunk(x.shape[1]) is not None)
 
 
-def absorbed_products(body, blas_rows) -> dict:
-    """{multiply node: the row sum right after it that reads only it} -- emitted as one vecdot."""
-    if not (blas_rows and _HAS_VECDOT):
-        return {}
-    uses: dict = {}
+def partial_sums(body, blas_rows) -> list:
+    """(node, k, c) for each row sum of the body that runs through BLAS: k partials of c."""
+    if not blas_rows:
+        return []
+    out = []
     for n in body.nodes:
-        for v in n.inputs:
-            uses[v] = uses.get(v, 0) + 1
-    outs = set(body.outputs)
-    found = {}
-    for a, b in zip(body.nodes, body.nodes[1:]):
-        if (a.op.name == "multiply" and _blas_row_sum(b) and b.inputs[0] is a.out
-                and uses[a.out] == 1 and a.out not in outs
-                and all(v.shape == a.out.shape and v.dtype == a.out.dtype for v in a.inputs)):
-            found[a] = b
-    return found
+        if _blas_row_sum(n):
+            c = _chunk(n.inputs[0].shape[1])
+            out.append((n, n.inputs[0].shape[1] // c, c))
+    return out
 
 
-def _reduction_lines(n, arg, dest, glb, fresh, blas_rows=False, dot_args=None):
+def _reduction_lines(n, arg, dest, glb, fresh, partial=None):
+    """`partial`: (scratch name, k, c) when this row sum runs through BLAS (partial_sums)."""
     p = n.params
-    if blas_rows and _blas_row_sum(n):
-        row = dest if not p["keepdims"] else f"{dest}[..., 0]"
-        if dot_args is not None:
-            glb["vecdot"] = np.vecdot
-            lines = [f"vecdot({dot_args[0]}, {dot_args[1]}, out={row})"]
-        else:
-            x = n.inputs[0]
-            ones = fresh(f"ones{x.shape[-1]}")
-            glb["matmul"], glb[ones] = np.matmul, np.ones(x.shape[-1], x.dtype)
-            lines = [f"matmul({arg}, {ones}, out={row})"]
+    if partial is not None:
+        part, k, c = partial
+        ones = fresh(f"ones{c}")
+        glb["matmul"], glb[ones] = np.matmul, np.ones(c, n.inputs[0].dtype)
+        glb["add_reduce"] = np.add.reduce
+        lines = [f"matmul({arg}.reshape(-1, {k}, {c}), {ones}, out={part})",
+                 f"add_reduce({part}, axis=(1,), keepdims={p['keepdims']!r}, out={dest})"]
     else:
         ufunc = _REDUCE.get(n.op.name, "add")
         glb[f"{ufunc}_reduce"] = getattr(np, ufunc).reduce
@@ -112,7 +111,7 @@ def _loop_of(body, flat):
     return (lambda v: v.ndim == D and v.shape[0] == lead), (lambda v: v.shape[1:]), lead
 
 
-def scratch_plan(body, usable_outputs, fresh=None, flat=False, absorbed=()):
+def scratch_plan(body, usable_outputs, fresh=None, flat=False):
     """Where each op of a fused body writes: -> (plan, scratch, in_block, last_use).
 
     plan[i] is a scratch name, an output Value whose block holds the result, or None (the op
@@ -122,17 +121,12 @@ def scratch_plan(body, usable_outputs, fresh=None, flat=False, absorbed=()):
     is free until its producer writes it: a value that dies by then can live there (softmax's exp,
     layernorm's x - mean), which keeps the working set one buffer smaller. Only `usable_outputs`
     lend their blocks (not an output that reuses an input whose rows are still being read).
-    An `absorbed` multiply writes nothing: the row sum after it reads its inputs (vecdot).
     """
     aligned, tail, _ = _loop_of(body, flat)
     fresh = fresh or (lambda base: base)
-    reads = []
-    for n in body.nodes:
-        reads.append([] if n in absorbed else
-                     [w for v in n.inputs for w in (v.node.inputs if v.node in absorbed else (v,))])
     last_use: dict = {}
-    for i, vs in enumerate(reads):
-        for v in vs:
+    for i, n in enumerate(body.nodes):
+        for v in n.inputs:
             last_use[v] = i
     body_out_set = set(body.outputs)
     produced_at = {v: i for i, n in enumerate(body.nodes) for v in n.outputs if v in body_out_set}
@@ -144,10 +138,10 @@ def scratch_plan(body, usable_outputs, fresh=None, flat=False, absorbed=()):
     scratch: list = []           # (name, row shape, dtype)
     plan = []                    # per node: where its result goes
     for i, n in enumerate(body.nodes):
-        if n.op.name == "const" or n in absorbed:
+        if n.op.name == "const":
             plan.append(None)
             continue
-        for v in reads[i]:       # dying inputs first, so an op may write in place
+        for v in n.inputs:       # dying inputs first, so an op may write in place
             if last_use.get(v) == i and v in scratch_of:
                 free.setdefault((tail(v), v.dtype), []).append(scratch_of[v])
         v = n.out
@@ -177,9 +171,9 @@ def scratch_plan(body, usable_outputs, fresh=None, flat=False, absorbed=()):
 def scratch_bytes(node) -> int:
     """Bytes of scratch the generated loop of a fused node allocates."""
     body, rows = node.params["body"], node.params["block_rows"]
-    absorbed = absorbed_products(body, node.params.get("blas_rows", False))
-    _, scratch, _, _ = scratch_plan(body, body.outputs, flat=node.params.get("flat", False),
-                                    absorbed=absorbed)
+    _, scratch, _, _ = scratch_plan(body, body.outputs, flat=node.params.get("flat", False))
+    scratch += [(None, (k,), n.out.dtype)
+                for n, k, _ in partial_sums(body, node.params.get("blas_rows", False))]
     return sum(rows * int(np.prod(tail)) * np.dtype(dt).itemsize for _, tail, dt in scratch)
 
 
@@ -189,8 +183,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
     body = node.params["body"]
     B = node.params["block_rows"]
     flat = node.params.get("flat", False)
-    blas_rows = node.params.get("blas_rows", False)
-    absorbed = absorbed_products(body, blas_rows)
+    partials = partial_sums(body, node.params.get("blas_rows", False))
     aligned, _, lead = _loop_of(body, flat)
     # a flat loop sees every array as 1-D: reshape(-1) is a view of a contiguous array (a copy
     # otherwise, still correct), and the outputs get their shape back after the loop
@@ -217,7 +210,12 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
             lines.append((f"{indent}{flat_inputs[k]} = {outer}.reshape(-1)", None))
 
     usable = [o for o, buf in zip(body.outputs, out_buffers) if buf not in arg_names]
-    plan, scratch, in_block, last_use = scratch_plan(body, usable, fresh, flat, absorbed)
+    plan, scratch, in_block, last_use = scratch_plan(body, usable, fresh, flat)
+    partial_of = {}              # a BLAS row sum -> (its partials' scratch, k, c)
+    for n, k, c in partials:
+        name = fresh(f"p{len(partial_of)}")
+        scratch.append((name, (k,), n.out.dtype))
+        partial_of[n] = (name, k, c)
     glb.setdefault("empty", np.empty)
     for s, tail, dt in scratch:
         lines.append((f"{indent}{s} = empty({(B,) + tail!r}, {_dt(dt)})", None))
@@ -248,8 +246,6 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         else:
             names[v] = outer
     for i, n in enumerate(body.nodes):
-        if n in absorbed:
-            continue             # its row sum, next, is one vecdot of its inputs
         if n.op.name == "const":
             val = n.params["value"]
             if n.out.weak and literal(val):
@@ -258,7 +254,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
                 names[n.out] = c = fresh("c")
                 glb[c] = np.reshape(val, -1) if flat and np.ndim(val) > 1 else val
             continue
-        args = [names.get(v, "") for v in n.inputs]     # "": an absorbed product (vecdot)
+        args = [names[v] for v in n.inputs]
         v = n.out
         if v in outs:
             dest = block_name.get(v) or f"{outs[v]}[{lo}:{hi}]"
@@ -267,9 +263,7 @@ def emit_fused(node, arg_names, out_names, out_buffers, fresh, glb, literal, ind
         kw = "".join(f", {k}={_param(p, glb, fresh, n.op.name, k, literal)}" for k, p in n.params.items())
         call = f"{n.op.name}({', '.join(args)}{kw}"
         if dest is not None and _direct_reduction(n):
-            prod = n.inputs[0].node
-            dot = [names[v] for v in prod.inputs] if prod in absorbed else None
-            texts = _reduction_lines(n, None if dot else args[0], dest, glb, fresh, blas_rows, dot)
+            texts = _reduction_lines(n, args[0], dest, glb, fresh, partial_of.get(n))
         else:
             glb[n.op.name] = n.op.impl
             if dest is not None and _ufunc(n):

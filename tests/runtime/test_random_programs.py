@@ -325,13 +325,14 @@ def test_fused_big_programs_match_eager(program):
     for k, (c, e) in enumerate(zip(got, eager)):
         step = prog[k]
         if step[0] == "reduce" and step[1] in ("sum", "mean"):
-            # row sums run as BLAS dot products (the inexact rewrite blas_rows): a different
-            # order of additions, within 0.17 eps * sum|x| where terms cancel (simplify.py)
+            # row sums run as BLAS dot products over chunks (the inexact rewrite blas_rows): a
+            # different order of additions. Each order is within 2.2 eps * sum|x| of the exact
+            # sum where terms cancel (simplify.py), so the two are within 4.3 of each other
             x = np.asarray(env[step[2]], dtype=np.float64)
             scale = np.abs(x).sum(-1, keepdims=True) / (x.shape[-1] if step[1] == "mean" else 1)
             eps = np.finfo(np.asarray(e).dtype).eps
             err = np.abs(np.asarray(c, np.float64) - np.asarray(e, np.float64))
-            assert np.all(err <= 0.5 * eps * scale + 4 * eps * np.abs(np.asarray(e))), (step, err.max())
+            assert np.all(err <= 4.3 * eps * scale + 4 * eps * np.abs(np.asarray(e))), (step, err.max())
         else:
             _close(c, e, f"fused step {k}: {prog[k]}", exact=False)
 
