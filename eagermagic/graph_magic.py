@@ -201,7 +201,7 @@ def _user_facing(e: BaseException, filename: str) -> BaseException:
     read-before-assignment is a NameError, as in a normal cell."""
     import runtime as rt
     if isinstance(e, SyntaxError):
-        return e.with_traceback(None)      # IPython lists every frame of one: keep them few
+        return _explain_magic_line(e).with_traceback(None)   # IPython lists every frame: keep few
     tb = e.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
         tb = tb.tb_next
@@ -227,6 +227,22 @@ def _user_facing(e: BaseException, filename: str) -> BaseException:
         tb = rebuilt
         e.__cause__, e.__suppress_context__ = None, True
     return e.with_traceback(tb)
+
+
+def _explain_magic_line(e: SyntaxError) -> SyntaxError:
+    """A `%magic` or `!shell` line is IPython syntax, not Python: say so, not "invalid syntax"."""
+    line = (e.text or "").lstrip()
+    if not line.startswith(("%", "!")):
+        return e
+    what = "a shell command" if line.startswith("!") else "a line magic"
+    new = SyntaxError(
+        f"{line.split()[0]} is {what}, which a %%graph cell can't hold: the cell is traced as one "
+        "Python function, so it may contain only Python. Run it in a cell of its own (to time "
+        "this cell, use %%graph --compare)",
+        (e.filename, e.lineno, e.offset, e.text, getattr(e, "end_lineno", None),
+         getattr(e, "end_offset", None)))
+    new.__suppress_context__ = True
+    return new
 
 
 def _machinery(filename: str) -> bool:

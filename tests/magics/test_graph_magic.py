@@ -313,6 +313,16 @@ def test_star_import_is_refused_with_a_clear_message(xw):
     assert "y" not in xw.user_ns
 
 
+@pytest.mark.parametrize("line, what", [("%time h = x * 2", "%time is a line magic"),
+                                        ("!ls", "!ls is a shell command")])
+def test_magic_and_shell_lines_are_explained_not_invalid_syntax(xw, line, what):
+    res, cap = run(xw, f"%%graph\nh = rt.tanh(x @ w)\n  {line}\nloss = 1\n")
+    e = res.error_in_exec
+    assert isinstance(e, SyntaxError) and e.lineno == 3
+    assert what in str(e) and "in a cell of its own" in str(e)
+    assert "h" not in xw.user_ns and "loss" not in xw.user_ns
+
+
 def test_show_options_choose_the_drawings(xw):
     _, cap = run(xw, "%%graph --show none\ny = rt.exp(x) * 2\n")
     assert not svgs(cap)
