@@ -2,7 +2,8 @@
 
 An index is split into a static template (slices, ints, None, ...) kept in the op's params, and
 the index arrays, which are inputs. Tracing knows template and array shapes, so it knows the
-result shape; only boolean masks (data-dependent shape) are eager-only.
+result shape; boolean masks (data-dependent shape) are eager-only, except in updates that keep
+x's shape (`x.at[mask].set(0.0)`: a `where`, see _masked_update).
 """
 from __future__ import annotations
 
@@ -176,6 +177,9 @@ class _AtRef:
 
     @checked("index_update")
     def _apply(self, v, mode):
+        masked = _masked_update(self._x, self._idx, v, mode)
+        if masked is not None:
+            return masked
         template, arrays = split_index(self._idx)
         return bind(index_update_op, self._x, v, *arrays, index=template, mode=mode)
 
@@ -199,3 +203,35 @@ class _AtRef:
 
     def max(self, v):
         return self._apply(v, "max")
+
+
+_AT_UFUNC = {"add": "add", "multiply": "multiply", "min": "minimum", "max": "maximum"}
+
+
+def _masked_update(x, idx, v, mode):
+    """`x.at[mask].set(v)` (and add, multiply, min, max) as `where(mask, new, x)`, or None.
+
+    A boolean mask over x's leading axes with a value that needs no count of the True entries
+    (a scalar, or one that broadcasts to the trailing axes) keeps x's shape, so it traces
+    (JAX refuses it under jit). The same code runs eagerly, so both modes agree exactly."""
+    from ..surface import ArrayMethods
+    from . import elementwise as ew
+    from .creation import astype
+    from .movement import reshape
+    mask = idx[0] if isinstance(idx, tuple) and len(idx) == 1 else idx
+    if not isinstance(mask, (ArrayMethods, np.ndarray)) or np.dtype(mask.dtype) != np.bool_:
+        return None
+    xshape, mshape = tuple(x.shape), tuple(mask.shape)
+    trailing = xshape[len(mshape):]
+    vshape = tuple(np.shape(v)) if not isinstance(v, ArrayMethods) else tuple(v.shape)
+    if (xshape[:len(mshape)] != mshape or len(vshape) > len(trailing)
+            or np.broadcast_shapes(trailing, vshape) != trailing):
+        return None              # NumPy's own rules (and errors): the general op
+    _update_abstract(x, v, index=(), mode=mode)     # NumPy's casting rules for the update
+    if trailing:
+        mask = reshape(mask, mshape + (1,) * len(trailing))
+    dt = np.dtype(x.dtype)
+    new = astype(v, dt) if mode == "set" else getattr(ew, _AT_UFUNC[mode])(x, v)
+    if np.dtype(new.dtype) != dt:
+        new = astype(new, dt)
+    return ew.where(mask, new, x)
