@@ -58,8 +58,8 @@ def _dummy_index(template, arrays):
         if np.dtype(a.dtype) == np.bool_:
             raise IndexError(          # as JAX's NonConcreteBooleanIndexError
                 "boolean mask indexing while tracing: the result's shape depends on the mask's "
-                "values, which tracing does not know. Use rt.where(mask, x, 0) to keep the shape, "
-                "or run this part eagerly")
+                "values, which tracing does not know. Keep the shape with rt.where(mask, x, 0) or "
+                "x.at[mask].set(scalar), or run this part eagerly")
         out.append(np.zeros(a.shape, a.dtype))
     return _fill(template, out)
 
@@ -159,7 +159,10 @@ index_update_op = Op("index_update", _update_impl, _update_abstract,
 
 
 class _AtIndexer:
-    """`x.at[idx]`: functional updates, since tensors are immutable (JAX's `.at` API)."""
+    """`x.at[idx]`: functional updates, since tensors are immutable (JAX's `.at` API).
+
+    With a boolean mask and a scalar value (`x.at[x < 0].set(0.0)`) the result keeps x's shape,
+    so unlike `x[mask]` it also works under tracing."""
     __slots__ = ("_x",)
 
     def __init__(self, x):
