@@ -14,6 +14,7 @@ import numpy as np
 
 from . import codegen, core as _core, passes as passes_mod
 from .dtypes import short_type
+from .graph import Graph
 from .pytree import flatten, leaf_paths, unflatten
 from .surface import ArrayMethods
 from .tensor import EAGER as _EAGER, Tensor, wrap
@@ -91,10 +92,36 @@ class CacheEntry:
     out_spec: list
     record: TraceRecord
     single: bool = field(default=False)     # returns one array: skip unflatten
+    aliasing: tuple = ()    # outputs that may be views of an input (see _aliasing_outputs)
 
     @property
     def source(self):
         return self.compiled.source
+
+
+def _aliasing_outputs(graph) -> tuple:
+    """Positions of the graph's outputs that may be an input or a view of one: an input returned
+    as it is, or through reshape, transpose, slicing ... (movement ops), stop_gradient or control
+    flow. The compiled code returns what NumPy gives, so such an output would share memory with
+    the caller's array, and a later write to that array would change an immutable tensor."""
+    may = set(graph.inputs)
+    for n in graph.nodes:
+        op = n.op
+        passes_through = (op.movement or op.name == "stop_gradient"
+                          or (op.name != "fused" and any(isinstance(p, Graph) for p in n.params.values())))
+        if passes_through and any(v in may for v in n.inputs):
+            may.update(n.outputs)
+    return tuple(i for i, v in enumerate(graph.outputs) if v in may)
+
+
+def _unalias(outs, positions, arrays):
+    """Copies of the outputs at `positions` that share memory with an argument's array."""
+    outs = list(outs)
+    for i in positions:
+        o = outs[i]
+        if isinstance(o, _ndarray) and any(np.may_share_memory(o, a) for a in arrays):
+            outs[i] = o.copy()
+    return outs
 
 
 class Explanation(str):
@@ -215,12 +242,14 @@ class Function:
         if not kwargs:
             # Fast path: only positional tensors / arrays, a call style seen before. Keyed by
             # (count, shapes, dtypes), which decides the full key below (see _remember_fast).
-            arrays, sig = [], [len(args)]
+            arrays, sig, raw = [], [len(args)], False
             for a in args:
                 tp = type(a)
                 if tp is Tensor:
                     a = a._v
-                elif tp is not _ndarray:
+                elif tp is _ndarray:
+                    raw = True
+                else:
                     break
                 arrays.append(a)
                 sig.append(a.shape)
@@ -231,7 +260,7 @@ class Function:
                     self.calls += 1
                     self.cache_hits += 1
                     entry, order = hit
-                    return self._run(entry, arrays if order is None else order(arrays))
+                    return self._run(entry, arrays if order is None else order(arrays), raw)
         key, arrays = self._key(args, kwargs)
         self.calls += 1
         entry = self._cache.get(key)
@@ -241,7 +270,8 @@ class Function:
             self.cache_hits += 1
         if not kwargs:
             self._remember_fast(args, entry)
-        return self._run(entry, arrays)
+        raw = any(isinstance(a, _ndarray) for a in flatten((args, kwargs))[0])
+        return self._run(entry, arrays, raw)
 
     def _remember_fast(self, args, entry):
         """Let later calls with the same count, shapes and dtypes of positional tensors skip
@@ -320,7 +350,8 @@ class Function:
             mask.extend([k in self.static_argnames] * count)
         return mask
 
-    def _run(self, entry: CacheEntry, arrays):
+    def _run(self, entry: CacheEntry, arrays, raw: bool):
+        """`raw`: some argument may be a caller's NumPy array (writable, unlike a tensor)."""
         try:
             outs = entry.compiled.fn(*arrays)
         except Exception as e:
@@ -328,6 +359,8 @@ class Function:
             if err is None:
                 raise
             raise err from e
+        if raw and entry.aliasing:
+            outs = _unalias(outs, entry.aliasing, arrays)
         if entry.single:
             return wrap(outs[0])
         leaves = [wrap(outs[v]) if kind == "dyn" else v for kind, v in entry.out_spec]
@@ -373,7 +406,8 @@ class Function:
                              (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
                              len(traced.nodes), len(graph.nodes))
         entry = CacheEntry(compiled, traced, graph, reports, out_tree, out_spec, record,
-                           single=(out_tree == "*" and out_spec == [("dyn", 0)]))
+                           single=(out_tree == "*" and out_spec == [("dyn", 0)]),
+                           aliasing=_aliasing_outputs(graph))
         self._cache[key] = entry            # only now: a failed trace leaves nothing behind
         self.ledger.append(record)
         self._last_key = (key, paths)

@@ -274,3 +274,28 @@ def test_static_argnums_put_a_positional_value_in_the_key():
     np.testing.assert_array_equal(f(rt.asarray([1, 2]), 2), [1, 2, 1, 2])
     np.testing.assert_array_equal(f(rt.asarray([1, 2]), 3), [1, 2] * 3)
     assert f.trace_count == 2 and "n: 2 -> 3" in f.explain()
+
+
+@pytest.mark.parametrize("how", ["identity", "reshape", "transpose", "slice", "stop_gradient",
+                                 "cond", "times one"])
+def test_results_never_share_memory_with_a_numpy_argument(how):
+    # the compiled code returns what NumPy gives (a view, or the input itself): a tensor that
+    # shared the caller's array would change when the caller writes to it
+    fns = {"identity": lambda x: x, "reshape": lambda x: x.reshape(2, 3),
+           "transpose": lambda x: x.reshape(2, 3).T, "slice": lambda x: x[1:],
+           "stop_gradient": rt.stop_gradient, "times one": lambda x: x * 1,
+           "cond": lambda x: rt.cond(rt.sum(x) > 0, lambda v: v, lambda v: -v, x)}
+    f = rt.function(fns[how])
+    for call in range(2):                    # the first call traces, the second takes the fast path
+        a = np.arange(1.0, 7.0)
+        y = f(a) if call else f(x=a) if how != "stop_gradient" else f(a)
+        want = np.asarray(y).copy()
+        a[:] = -100.0
+        np.testing.assert_array_equal(np.asarray(y), want, err_msg=f"{how}, call {call}")
+
+
+def test_tensor_arguments_are_not_copied_on_the_way_out():
+    t = rt.asarray(np.arange(6.0))
+    f = rt.function(lambda x: x.reshape(2, 3))
+    for _ in range(2):
+        assert np.shares_memory(np.asarray(f(t)), np.asarray(t)), "a tensor is immutable: no copy needed"

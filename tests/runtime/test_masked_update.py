@@ -36,7 +36,8 @@ def masked_updates(draw):
     if draw(st.booleans()):
         v = draw(st.sampled_from([0, 2, -1.5, 3.25]))          # a Python scalar (weak)
     else:
-        vshape = draw(hnp.broadcastable_shapes(trailing, max_dims=len(trailing))) if trailing else ()
+        vshape = draw(hnp.broadcastable_shapes(trailing, max_dims=len(trailing)).filter(
+            lambda s: np.broadcast_shapes(s, trailing) == trailing)) if trailing else ()
         v = draw(arrays(draw(st.sampled_from([dtype, np.float64])), vshape))
     return x, mask, v, draw(st.sampled_from(MODES))
 
