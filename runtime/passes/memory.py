@@ -42,7 +42,11 @@ def plan_memory(graph: Graph, donated=()):
     # alias roots: a view shares its input's buffer, so the buffer lives as long as its views
     root: dict = {}
     end: dict = {}                       # root -> last node index reading it (n_nodes: returned)
-    owned: set = {v for v in graph.inputs if v in set(donated)}
+    # buffers that may be reused, in the order they are made (a dict, not a set: a set of Values
+    # iterates in an order set by their memory addresses, so the plan, and the generated code,
+    # changed from one run to the next where two buffers die at the same node)
+    donated = set(donated)
+    owned: dict = dict.fromkeys(v for v in graph.inputs if v in donated)
     for v in graph.inputs:
         root[v] = (v,)
     for i, n in enumerate(graph.nodes):
@@ -55,7 +59,7 @@ def plan_memory(graph: Graph, donated=()):
                 root[v] = (v,)
                 end[v] = i               # a result nobody reads dies where it is made
                 if v.ndim > 0 and v.nbytes >= REUSE_MIN_BYTES:
-                    owned.add(v)
+                    owned[v] = None
             elif n.op.name != "const":
                 root[v] = tuple({r for u in n.inputs for r in root.get(u, ())})
     for v in graph.outputs:
