@@ -20,20 +20,43 @@ def copy_graph(g: Graph) -> Graph:
     for v in g.inputs:
         m[v] = nv = _clone(v, None)
         new.inputs.append(nv)
-    nodes = new.nodes
-    for n in g.nodes:
-        nn = Node(n.op, [m[v] for v in n.inputs], dict(n.params), [], n.loc)
-        outs = nn.outputs
-        for v in n.outputs:
-            m[v] = c = _clone(v, nn)
-            outs.append(c)
-        nodes.append(nn)
+    if not _KNOWN_SLOTS:
+        _copy_nodes_slowly(g, new, m)
+    else:
+        _copy_nodes(g.nodes, new.nodes, m)
     new.outputs = [m[v] for v in g.outputs]
     return new
 
 
 _new = object.__new__
-_KNOWN_SLOTS = set(Value.__slots__) == {"shape", "dtype", "node", "index", "name", "weak", "__weakref__"}
+_KNOWN_SLOTS = (set(Value.__slots__) == {"shape", "dtype", "node", "index", "name", "weak", "__weakref__"}
+                and set(Node.__slots__) == {"op", "inputs", "params", "outputs", "loc"})
+
+
+def _copy_nodes(old_nodes, nodes, m) -> None:
+    """copy_graph's loop, the hot part of every optimize() call: Nodes and Values are made
+    without their constructors (whose conversions were done when the originals were made)."""
+    append = nodes.append
+    for n in old_nodes:
+        nn = _new(Node)
+        nn.op, nn.inputs, nn.params, nn.loc = n.op, [m[v] for v in n.inputs], dict(n.params), n.loc
+        nn.outputs = outs = []
+        for v in n.outputs:
+            c = _new(Value)
+            c.shape, c.dtype, c.node, c.index, c.name, c.weak = v.shape, v.dtype, nn, v.index, v.name, v.weak
+            m[v] = c
+            outs.append(c)
+        append(nn)
+
+
+def _copy_nodes_slowly(g, new, m) -> None:
+    """The same through the constructors (if Node or Value gains a field, nothing is left unset)."""
+    for n in g.nodes:
+        nn = Node(n.op, [m[v] for v in n.inputs], dict(n.params), [], n.loc)
+        for v in n.outputs:
+            m[v] = c = _clone(v, nn)
+            nn.outputs.append(c)
+        new.nodes.append(nn)
 
 
 def _clone(v: Value, node) -> Value:
@@ -92,8 +115,27 @@ def resolve(subst: dict, v: Value) -> Value:
     return v
 
 
+def resolve_inputs(subst: dict, inputs: list) -> list:
+    """`inputs` with every value resolved through `subst` (the same list when there is nothing
+    to substitute: the common case, and passes call this for every node)."""
+    if not subst:
+        return inputs
+    out = []
+    for v in inputs:
+        while v in subst:
+            v = subst[v]
+        out.append(v)
+    return out
+
+
 def has_subgraph(node: Node) -> bool:
-    return any(isinstance(p, Graph) for p in node.params.values())
+    params = node.params
+    if not params:               # most nodes: a plain op without params
+        return False
+    for p in params.values():
+        if isinstance(p, Graph):
+            return True
+    return False
 
 
 def freeze(p):

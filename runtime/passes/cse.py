@@ -11,7 +11,7 @@ inputs in a canonical order, so `a * b` and `b * a` merge. (Not maximum/minimum:
 from __future__ import annotations
 
 from ..graph import Graph
-from ._rewrite import apply_subst, freeze, has_subgraph, resolve
+from ._rewrite import apply_subst, freeze, has_subgraph, resolve_inputs
 
 
 COMMUTATIVE = frozenset({"add", "multiply", "equal", "not_equal", "logical_and", "logical_or"})
@@ -23,16 +23,18 @@ def cse(graph: Graph):
     nodes = []
     merged = 0
     for n in graph.nodes:
-        n.inputs = [resolve(subst, v) for v in n.inputs]
-        if not n.op.pure or has_subgraph(n):
+        n.inputs = resolve_inputs(subst, n.inputs)
+        op = n.op
+        if op.random or op.side_effect or has_subgraph(n):     # not op.pure
             nodes.append(n)
             continue
-        if n.op.name == "const":
+        if op.name == "const":
             val = n.params["value"]
-            key = ("const", n.out.weak, type(val), freeze(val) if n.out.weak else id(val))
+            weak = n.outputs[0].weak
+            key = ("const", weak, type(val), freeze(val) if weak else id(val))
         elif not n.params:
             ids = map(id, n.inputs)
-            key = (n.op.name, *(sorted(ids) if n.op.name in COMMUTATIVE else ids))
+            key = (op.name, *(sorted(ids) if op.name in COMMUTATIVE else ids))
         else:
             try:
                 key = (n.op.name, tuple(map(id, n.inputs)),

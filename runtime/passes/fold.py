@@ -12,9 +12,19 @@ import warnings
 import numpy as np
 
 from ..graph import Graph
-from ._rewrite import apply_subst, const_node, has_subgraph, resolve
+from ._rewrite import apply_subst, const_node, has_subgraph, resolve_inputs
 
 MAX_FOLD_ELEMENTS = 1 << 16
+
+
+def _all_inputs_const(n) -> bool:
+    """Does every input of `n` come from a const node (`v.const is not None`)? Asked first: it
+    is the cheap test that rules out almost every node."""
+    for v in n.inputs:
+        p = v.node
+        if p is None or p.op.name != "const" or p.params["value"] is None:
+            return False
+    return True
 
 
 def fold(graph: Graph):
@@ -22,9 +32,8 @@ def fold(graph: Graph):
     nodes = []
     folded = 0
     for n in graph.nodes:
-        n.inputs = [resolve(subst, v) for v in n.inputs]
-        if (n.op.name == "const" or not n.op.pure or has_subgraph(n)
-                or any(v.const is None for v in n.inputs)
+        n.inputs = resolve_inputs(subst, n.inputs)
+        if (not _all_inputs_const(n) or n.op.name == "const" or not n.op.pure or has_subgraph(n)
                 or sum(v.size for v in n.outputs) > MAX_FOLD_ELEMENTS):
             nodes.append(n)
             continue

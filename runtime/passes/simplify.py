@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from ..graph import Graph
-from ._rewrite import apply_subst, const_node, make_node, resolve, scalar_const
+from ._rewrite import apply_subst, const_node, make_node, resolve_inputs, scalar_const
 
 # name -> (description, measured error, on by default)
 INEXACT = {
@@ -187,14 +187,22 @@ def _rewrite(rw: _Rewriter, n):
     return None
 
 
+# the ops _rewrite has rules for (tanh only with the inexact rewrite tanh_exp): other nodes are
+# kept without looking further, which is most of a graph
+_RULE_OPS = frozenset({"multiply", "add", "subtract", "divide", "pow", "tanh", "negative",
+                       "permute_dims", "reshape", "broadcast_to", "stop_gradient"})
+
+
 def simplify(graph: Graph):
     rw = _Rewriter()
+    subst, nodes = rw.subst, rw.nodes
     for n in graph.nodes:
-        n.inputs = [resolve(rw.subst, v) for v in n.inputs]
-        if n.op.pure and not n.op.multiple_results and n.outputs:
+        n.inputs = resolve_inputs(subst, n.inputs)
+        op = n.op
+        if op.name in _RULE_OPS and op.pure and not op.multiple_results and n.outputs:
             _rewrite(rw, n)                  # a rule that applies puts n.out in rw.subst
-            if n.out in rw.subst:
+            if n.outputs[0] in subst:
                 continue
-        rw.nodes.append(n)
+        nodes.append(n)
     apply_subst(graph, rw.subst, rw.nodes)
     return graph, rw.counts
