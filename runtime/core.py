@@ -44,7 +44,7 @@ class Op:
 
     def __init__(self, name: str, impl: Callable, abstract_eval: Callable, *, vjp=None, emit=None,
                  elementwise=False, reduction=False, movement=False, random=False,
-                 side_effect=False, multiple_results=False, nondiff=False, doc=""):
+                 side_effect=False, multiple_results=False, nondiff=False, doc="", register=True):
         self.name = name
         self.impl = impl
         self.abstract_eval = abstract_eval
@@ -58,6 +58,8 @@ class Op:
         self.multiple_results = multiple_results
         self.nondiff = nondiff          # outputs are never differentiable (comparisons, argmax ...)
         self.doc = doc
+        if not register:         # made at run time for one use (function_tape.py): not a primitive
+            return
         if name in OPS:
             raise ValueError(f"op {name!r} is defined twice")
         OPS[name] = self

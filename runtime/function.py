@@ -45,9 +45,9 @@ def _inside_trace() -> bool:
 
 
 def _under_tape() -> bool:
-    """A gradient tape is recording: then the Python function runs (inlined into the tape, or
-    into an enclosing trace), since a compiled call would hide its ops from the tape and the
-    gradient would silently be None."""
+    """A gradient tape is recording: then a call is recorded as one op with a compiled gradient
+    (function_tape.py), or, where that can't be done, the Python function runs on the tape; a
+    plain compiled call would hide its ops from the tape and the gradient would be None."""
     interp = _core._interp
     while interp is not None:
         if getattr(interp, "records_ops", False):
@@ -93,6 +93,7 @@ class CacheEntry:
     record: TraceRecord
     single: bool = field(default=False)     # returns one array: skip unflatten
     aliasing: tuple = ()    # outputs that may be views of an input (see _aliasing_outputs)
+    taped: object = None    # how a call under a gradient tape runs (function_tape.py)
 
     @property
     def source(self):
@@ -235,9 +236,15 @@ class Function:
     # -- the call path -------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if _run_eagerly or (_core._interp is not _EAGER and (_under_tape() or _inside_trace())):
-            if self.autograph and not _run_eagerly and _inside_trace():
+            inside_trace = not _run_eagerly and _inside_trace()
+            if self.autograph and inside_trace:
                 from .autograph import convert       # inlined into a trace: convert as a trace would
                 return convert(self.python_function)(*args, **kwargs)
+            if not _run_eagerly and not inside_trace:
+                from .function_tape import call_on_tape     # one compiled op on the tape
+                out = call_on_tape(self, args, kwargs)
+                if out is not NotImplemented:
+                    return out
             return self.python_function(*args, **kwargs)
         if not kwargs:
             # Fast path: only positional tensors / arrays, a call style seen before. Keyed by
@@ -319,6 +326,12 @@ class Function:
         return operator.itemgetter(*order)      # n >= 2 here, so it returns a tuple
 
     def _key(self, args, kwargs):
+        """-> (cache key, the arrays the compiled code takes)."""
+        key, leaves = self._key_leaves(args, kwargs)
+        return key, [x._v if type(x) is Tensor else x for x in leaves]
+
+    def _key_leaves(self, args, kwargs):
+        """-> (cache key, the array leaves of the arguments as given: tensors or arrays)."""
         bound = self._bind(args, kwargs)
         leaves, tree = flatten(tuple(bound.values()))    # parameter order, as the user wrote them
         statics = self._static_mask(bound, len(leaves))
@@ -327,7 +340,7 @@ class Function:
             sig = _leaf_sig(x, st)
             sigs.append(sig)
             if len(sig) == 2:
-                arrays.append(x._v if type(x) is Tensor else x)
+                arrays.append(x)
         return (tree, tuple(sigs)), arrays
 
     def _bind(self, args, kwargs):
@@ -367,25 +380,33 @@ class Function:
         return unflatten(entry.out_tree, leaves)
 
     # -- tracing ---------------------------------------------------------------------------------
-    @_gc_paused
-    def _trace(self, key, args, kwargs) -> CacheEntry:
+    def _call_parts(self, key, args, kwargs):
+        """-> (leaves, paths, dyn_idx, rebuild) of a call: its flattened arguments, their names,
+        which are arrays (graph inputs), and rebuild(values) -> (args, kwargs) with `values` in
+        the arrays' places (the statics stay as given)."""
         tree, sigs = key
         bound = self._bind(args, kwargs)
         leaves, _ = flatten(tuple(bound.values()))
         paths = [p.lstrip("_") for k, v in bound.items() for p in leaf_paths(v, "_" + k)]
         dyn_idx = [i for i, s in enumerate(sigs) if len(s) == 2]
-        in_types = [sigs[i] for i in dyn_idx]
-        in_names = [paths[i] for i in dyn_idx]
 
-        def rebuild(tracers):
+        def rebuild(values):
             new = list(leaves)
-            for i, t in zip(dyn_idx, tracers):
+            for i, t in zip(dyn_idx, values):
                 new[i] = t
             b = dict(zip(bound, unflatten(tree, new)))
             if self._signature is None:
                 return b["args"], b["kwargs"]
             ba = inspect.BoundArguments(self._signature, b)
             return ba.args, ba.kwargs
+        return leaves, paths, dyn_idx, rebuild
+
+    @_gc_paused
+    def _trace(self, key, args, kwargs) -> CacheEntry:
+        sigs = key[1]
+        leaves, paths, dyn_idx, rebuild = self._call_parts(key, args, kwargs)
+        in_types = [sigs[i] for i in dyn_idx]
+        in_names = [paths[i] for i in dyn_idx]
 
         t0 = time.perf_counter()
         fn = self.python_function
