@@ -158,6 +158,9 @@ def bench_p4():
     b.add("hand-written numpy", lambda: numpy_step(params, x, y), baseline=True)
     b.add("runtime compiled (rt.function)", lambda: compiled(tp, tx, ty))
     b.add("runtime eager (value_and_grad)", lambda: rt_step(tp, tx, ty))
+    compiled_loss = rt.function(mlp_loss)      # one op on the tape, compiled backward
+    b.add("eager tape, compiled loss",
+          lambda: _sgd.step(tp, rt.value_and_grad(compiled_loss)(tp, tx, ty)[1], None))
     b.add_peer("autograd", lambda: _autograd_p4(params, x, y))
     b.add_peer("torch eager", lambda: _torch_p4(params, x, y))
     res = b.run(show=False)
