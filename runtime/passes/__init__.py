@@ -33,7 +33,7 @@ from ..codegen_fused import scratch_bytes
 from ..graph import Graph
 
 from . import cse, dce, fold, fusion, memory, simplify
-from ._rewrite import copy_graph
+from ._rewrite import copy_graph, has_subgraph
 
 # name -> pass function, in pipeline order. Passes register here by being listed, not by import
 # side effects, so the pipeline reads top to bottom.
@@ -117,8 +117,8 @@ def optimize(graph: Graph, passes=None, verify: bool = False, donated=()):
     graph.donated = [v for v in graph.inputs if v.name in set(donated)]
     sub_reports = []         # sub-graphs (cond branches, loop bodies) get the same pipeline
     for n in graph.nodes:
-        if n.op.name == "fused":
-            continue         # already optimized: its body is what codegen turns into one loop
+        if n.op.name == "fused" or not has_subgraph(n):
+            continue         # fused: already optimized, its body is what codegen turns into one loop
         for k, p in list(n.params.items()):
             if isinstance(p, Graph):
                 n.params[k], reps = optimize(p, names, verify)

@@ -14,7 +14,8 @@ def dce(graph: Graph):
     live = set(graph.outputs)
     keep = []
     for n in reversed(graph.nodes):
-        if not n.op.pure or any(v in live for v in n.outputs):
+        op = n.op
+        if op.random or op.side_effect or not live.isdisjoint(n.outputs):   # impure, or read
             keep.append(n)
             live.update(n.inputs)
     removed = len(graph.nodes) - len(keep)

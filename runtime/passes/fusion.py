@@ -73,17 +73,22 @@ def _flat_key(n):
     if not (n.op.elementwise and n.op.pure and len(n.outputs) == 1) or has_subgraph(n):
         return None
     out = n.out
-    if (out.ndim > 1 and math.prod(out.shape[1:]) >= MIN_BLOCKS * CHUNK_ELEMENTS
-            and all(v.shape == out.shape or v.size == 1 for v in n.inputs)):
+    if _long_rows(out) and all(v.shape == out.shape or v.size == 1 for v in n.inputs):
         return ("flat", out.shape)
     return None
 
 
+def _long_rows(v: Value) -> bool:
+    """Rows of MIN_BLOCKS blocks of elements or more (a flat group's loop pays)."""
+    return len(v.shape) > 1 and math.prod(v.shape[1:]) >= MIN_BLOCKS * CHUNK_ELEMENTS
+
+
 def _key(n):
     """(ndim, rows): the row-block loop this node can run in, or None if it cannot be fused."""
-    if not n.op.pure or n.op.multiple_results or has_subgraph(n) or len(n.outputs) != 1:
-        return None
-    if n.op.elementwise:
+    op = n.op
+    if op.random or op.side_effect or op.multiple_results or len(n.outputs) != 1 or has_subgraph(n):
+        return None              # impure, several results, or control flow
+    if op.elementwise:
         out = n.out
         return (out.ndim, out.shape[0]) if out.ndim > 0 and out.shape[0] > 1 else None
     if n.op.reduction and n.inputs:
@@ -294,7 +299,10 @@ def _any_group_can_pay(graph: Graph) -> bool:
     near-free on graphs of small arrays, the common case in traced training steps.)"""
     widest, reduces = {}, set()
     for n in graph.nodes:
-        if _flat_key(n) is not None:
+        op = n.op
+        if not (op.elementwise or op.reduction):
+            continue                     # neither _flat_key nor _key takes it (consts, views ...)
+        if op.elementwise and n.outputs and _long_rows(n.outputs[0]) and _flat_key(n) is not None:
             return True                  # rows of MIN_BLOCKS blocks or more
         key = _key(n)
         if key is None:

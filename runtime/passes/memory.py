@@ -14,6 +14,8 @@ only into buffers that died before them (a block writes its outputs before it re
 """
 from __future__ import annotations
 
+from math import prod as _prod
+
 import numpy as np
 
 from ..graph import Graph
@@ -21,50 +23,76 @@ from ..graph import Graph
 REUSE_MIN_BYTES = 1 << 16
 
 
-def _fresh(n) -> bool:
+def _fresh(n, op_fresh: dict) -> bool:
+    """Does node n return a fresh array? `op_fresh` caches per op the part only the op decides."""
     op = n.op
-    if op.name in ("fused", "matmul", "where", "astype"):
-        return True
-    if op.elementwise and isinstance(op.impl, np.ufunc):
-        return True
-    return op.reduction and n.params.get("axis") != ()
+    fresh = op_fresh.get(op)
+    if fresh is None:
+        fresh = op_fresh[op] = (op.name in _FRESH_OPS
+                                or bool(op.elementwise and isinstance(op.impl, np.ufunc)))
+    return fresh or (op.reduction and n.params.get("axis") != ())
 
 
-def _writes_out(n) -> bool:
+_FRESH_OPS = ("fused", "matmul", "where", "astype")
+
+
+def _ufunc_op(op, cache: dict) -> bool:
+    """Is `op` an elementwise ufunc with one output (cached per op in `cache`)?"""
+    yes = cache.get(op)
+    if yes is None:
+        yes = cache[op] = bool(op.elementwise and isinstance(op.impl, np.ufunc) and op.impl.nout == 1)
+    return yes
+
+
+def _writes_out(n, cache: dict) -> bool:
     """Can this node be emitted as `ufunc(..., out=buffer)`?"""
-    return (n.op.elementwise and isinstance(n.op.impl, np.ufunc) and n.op.impl.nout == 1
-            and not n.params and n.out.ndim > 0)
+    return _ufunc_op(n.op, cache) and not n.params and len(n.outputs[0].shape) > 0
 
 
-def plan_memory(graph: Graph, donated=()):
-    """-> {value: donor value}; `donated` are graph inputs the caller gave up."""
+def _reusable(v) -> bool:
+    """Big enough to be worth reusing: not 0-d, and at least REUSE_MIN_BYTES."""
+    shape = v.shape
+    return len(shape) > 0 and _prod(shape) * v.dtype.itemsize >= REUSE_MIN_BYTES
+
+
+def _lifetimes(graph: Graph, donated):
+    """-> (owned, end): the buffers that may be reused, in the order they are made, and for
+    each buffer the last node index reading it or a view of it (len(graph.nodes): returned)."""
     n_nodes = len(graph.nodes)
     # alias roots: a view shares its input's buffer, so the buffer lives as long as its views
     root: dict = {}
-    end: dict = {}                       # root -> last node index reading it (n_nodes: returned)
-    # buffers that may be reused, in the order they are made (a dict, not a set: a set of Values
-    # iterates in an order set by their memory addresses, so the plan, and the generated code,
-    # changed from one run to the next where two buffers die at the same node)
+    end: dict = {}
+    # a dict, not a set: a set of Values iterates in an order set by their memory addresses, so
+    # the plan, and the generated code, changed from one run to the next where two buffers die
+    # at the same node
     donated = set(donated)
     owned: dict = dict.fromkeys(v for v in graph.inputs if v in donated)
     for v in graph.inputs:
         root[v] = (v,)
+    op_fresh: dict = {}
     for i, n in enumerate(graph.nodes):
         for v in n.inputs:
             for r in root.get(v, ()):
-                end[r] = max(end.get(r, -1), i)
-        fresh = _fresh(n)
+                end[r] = i               # nodes come in order: i is the latest read so far
+        fresh = _fresh(n, op_fresh)
         for v in n.outputs:
             if fresh:
                 root[v] = (v,)
                 end[v] = i               # a result nobody reads dies where it is made
-                if v.ndim > 0 and v.nbytes >= REUSE_MIN_BYTES:
+                if _reusable(v):
                     owned[v] = None
             elif n.op.name != "const":
                 root[v] = tuple({r for u in n.inputs for r in root.get(u, ())})
     for v in graph.outputs:
         for r in root.get(v, ()):
             end[r] = n_nodes
+    return owned, end
+
+
+def plan_memory(graph: Graph, donated=()):
+    """-> {value: donor value}; `donated` are graph inputs the caller gave up."""
+    n_nodes = len(graph.nodes)
+    owned, end = _lifetimes(graph, donated)
     dies_at: dict = {}
     for r in owned:
         e = end.get(r, -1)
@@ -75,17 +103,17 @@ def plan_memory(graph: Graph, donated=()):
     pool: dict = {}                      # (shape, dtype) -> free buffers
     for r in dies_at.get(-1, ()):        # never read (a donated input nobody uses)
         pool.setdefault((r.shape, r.dtype), []).append(r)
+    ufunc_ops: dict = {}
     for i, n in enumerate(graph.nodes):
         fused = n.op.name == "fused"
-        dying = [r for r in dies_at.get(i, ()) if r.node is not n]
-        unread = [r for r in dies_at.get(i, ()) if r.node is n]     # results nobody reads
+        dying, unread = _split_dying(dies_at.get(i), n)
         if not fused:
             for r in dying:
                 pool.setdefault((r.shape, r.dtype), []).append(r)
-        if _writes_out(n) or fused:
+        if fused or _writes_out(n, ufunc_ops):
             taken = set()
             for k, v in enumerate(n.outputs):
-                if v.nbytes < REUSE_MIN_BYTES or v.ndim == 0:
+                if not _reusable(v):
                     continue
                 free = pool.get((v.shape, v.dtype))
                 if free:
@@ -96,11 +124,18 @@ def plan_memory(graph: Graph, donated=()):
                         plan[v] = donor
                         taken.add(donor)
                         taken_all.add(donor)
-        for r in (dying if fused else []) + unread:
+        for r in (dying + unread if fused else unread):
             if r not in taken_all:
                 pool.setdefault((r.shape, r.dtype), []).append(r)
     graph.memory_plan = plan
     return plan
+
+
+def _split_dying(here, n):
+    """The buffers dying at node n -> (read by n for the last time, results of n nobody reads)."""
+    if not here:
+        return [], []
+    return [r for r in here if r.node is not n], [r for r in here if r.node is n]
 
 
 def _fused_in_place(n, k, dying, taken):
