@@ -71,7 +71,17 @@ def _ident(name: str) -> str:
     return s
 
 
-def _node_line(n, args, names, printed, plan, fresh, glb):
+def _where(loc, labels: dict) -> str:
+    """`file:line` of a source location, for a comment; `labels` memoizes source_label per file
+    (one generate() call asks for every node, mostly from the same few files)."""
+    filename = loc[0]
+    label = labels.get(filename)
+    if label is None:
+        label = labels[filename] = source_label(filename)
+    return f"{label}:{loc[1]}"
+
+
+def _node_line(n, args, names, printed, plan, fresh, glb, labels):
     """One node as one line of source; -> (line, names of donor buffers it wrote into)."""
     op = n.op
     params = {}
@@ -82,14 +92,15 @@ def _node_line(n, args, names, printed, plan, fresh, glb):
             pname = fresh(f"{op.name}_{key}")
             glb[pname] = p
             params[key] = pname
-    if n.outputs and n.out in plan:
+    out = n.outputs[0] if n.outputs else None
+    if out is not None and out in plan:
         # memory planning: write into a dead buffer, and keep its name (fewer locals also keeps
         # Python's compile() fast: it grows faster than linearly with the number of names)
         glb[op.name] = op.impl
-        buf = names[n.out] = names[plan[n.out]]
+        buf = names[out] = names[plan[out]]
         line = f"    {op.name}({', '.join(args)}, out={buf})"
-        where = f" {source_label(n.loc[0])}:{n.loc[1]}" if n.loc is not None else ""
-        return f"{line:<56}  # {printed[n.out]}{where}", []
+        where = f" {_where(n.loc, labels)}" if n.loc is not None else ""
+        return f"{line:<56}  # {printed[out]}{where}", []
     reused = []
     if op.emit is None:
         glb[op.name] = op.impl
@@ -106,7 +117,7 @@ def _node_line(n, args, names, printed, plan, fresh, glb):
     lhs = ", ".join(outs) + ("," if op.multiple_results and len(outs) == 1 else "")  # unpack 1-tuples
     line = f"    {lhs} = {expr}" if outs else f"    {expr}"     # no outputs (rt.print): a statement
     if n.loc is not None:
-        line = f"{line:<56}  # {source_label(n.loc[0])}:{n.loc[1]}"
+        line = f"{line:<56}  # {_where(n.loc, labels)}"
     return line, reused
 
 
@@ -157,7 +168,7 @@ def generate(graph: Graph, fname: str = "f"):
     plan = getattr(graph, "memory_plan", None) or {}     # value -> donor whose array it reuses
     donors = set(plan.values())
 
-    body, line_nodes = [], {}
+    body, line_nodes, labels = [], {}, {}
     for i, n in enumerate(graph.nodes):
         op = n.op
         if op.name == "const":
@@ -176,11 +187,11 @@ def generate(graph: Graph, fname: str = "f"):
             names.update(zip(n.outputs, outs))
             reused = [names[plan[v]] for v in n.outputs if v in plan]
         else:
-            line, reused = _node_line(n, args, names, printed, plan, fresh, glb)
+            line, reused = _node_line(n, args, names, printed, plan, fresh, glb, labels)
             body.append((line, n))
         dead = [names[v] for v in n.inputs
-                if last_use.get(v) == i and v.node is not None and v not in outputs
-                and v.nbytes >= FREE_AFTER_BYTES and v.node.op.name != "const" and v not in donors]
+                if last_use.get(v) == i and v not in donors and v.node is not None
+                and v not in outputs and v.nbytes >= FREE_AFTER_BYTES and v.node.op.name != "const"]
         dead += [r for r in reused if r not in dead]      # the buffer lives on under its new name
         if dead:
             body.append((f"    del {', '.join(dict.fromkeys(dead))}", None))

@@ -82,8 +82,15 @@ class Graph:
         return v
 
     def add_node(self, op, inputs, params, out_types, loc=None, weak=False) -> Node:
+        """Append a node of `op`; `out_types` lists (shape, dtype) per result."""
         node = Node(op, inputs, params, [], loc)
-        node.outputs = [Value(s, d, node, i, weak=weak) for i, (s, d) in enumerate(out_types)]
+        if type(out_types) not in (list, tuple):
+            out_types = list(out_types)
+        if len(out_types) == 1:           # most ops (tracing adds every node here): no loop
+            (shape, dtype), = out_types
+            node.outputs.append(Value(shape, dtype, node, 0, None, weak))
+        else:
+            node.outputs = [Value(s, d, node, i, weak=weak) for i, (s, d) in enumerate(out_types)]
         self.nodes.append(node)
         return node
 
@@ -99,12 +106,14 @@ class Graph:
             if n.op.name == "const" and n.out.weak:
                 names[n.out] = repr(n.params["value"])
                 continue
+            prefix = "c" if n.op.name == "const" else "v"
             for v in n.outputs:
-                prefix = "c" if n.op.name == "const" else "v"
-                while f"{prefix}{k}" in used:
+                name = f"{prefix}{k}"
+                while name in used:
                     k += 1
-                names[v] = f"{prefix}{k}"
-                used.add(names[v])
+                    name = f"{prefix}{k}"
+                names[v] = name
+                used.add(name)
                 k += 1
         return names
 

@@ -134,18 +134,25 @@ class TraceInterpreter(Interpreter):
 
     def process(self, op, args, params):
         loc = user_location()
+        vals, avals = [], []        # the inputs' Values, and what abstract_eval gets for them
         try:
-            vals = [self.lift(a) for a in args]
+            for a in args:
+                v = a._val if type(a) is Tracer and a._trace is self else self.lift(a)
+                vals.append(v)
+                avals.append(v.const if v.weak else v)     # Python scalars as themselves
         except TypeError as e:      # a non-array argument: say which op and where
             raise op_error(op.name, args, params, e, loc, "while tracing") from e
         try:
-            res = op.abstract_eval(*[v.const if v.weak else v for v in vals], **params)
+            res = op.abstract_eval(*avals, **params)
         except Exception as e:
             raise op_error(op.name, vals, params, e, loc, "while tracing") from e
-        node = self.graph.add_node(op, vals, params, res if op.multiple_results else [res], loc)
+        node = self.graph.add_node(op, vals, params, res if op.multiple_results else (res,), loc)
         if op.multiple_results:
             return tuple(_make_tracer(self, v) for v in node.outputs)
-        return _make_tracer(self, node.outputs[0])
+        t = _new(Tracer)            # _make_tracer, inlined: this runs for every traced op
+        t._trace = self
+        t._val = node.outputs[0]
+        return t
 
 
 def _at(loc):
