@@ -225,6 +225,32 @@ print(f"{len(lines)} lines; the first 12:")
 print("\n".join(lines[:12]))
 
 # %% [markdown]
+# ## A compiled piece inside an eager tape
+#
+# You can also compile just part of the work and keep the tape eager: here only the loss is an
+# `rt.function`. As with `tf.function` under TensorFlow's `GradientTape`, the tape records the
+# compiled call as *one* op, and that op's gradient is a compiled backward pass (traced once,
+# together with the forward pass, then split in two).
+#
+# **Predict, then run.** How many ops does the tape record for the eager loss, and how many
+# for the compiled one? Do the gradients agree?
+
+# %% tags=["tape-compiled"]
+compiled_loss = rt.function(loss_fn)
+grads = {}
+for name, fn in (("eager loss", loss_fn), ("compiled loss", compiled_loss)):
+    with rt.GradientTape() as tape:
+        tape.watch(params_c)
+        value = fn(params_c, X, Y)
+    ops = tape.recorded_ops()
+    print(f"{name}: the tape recorded {len(ops)} op{'s' * (len(ops) != 1)}: {', '.join(ops[:4])}"
+          + (" ..." if len(ops) > 4 else ""))
+    grads[name] = tape.gradient(value, params_c)
+worst = max(float(rt.max(rt.abs(e[k] - c[k])))
+            for e, c in zip(grads["eager loss"], grads["compiled loss"]) for k in e)
+print(f"largest difference between the two gradients: {worst:.1e}")
+
+# %% [markdown]
 # ## What the network learned
 #
 # The network's output over a grid of points, as a picture in the watch panel: the two classes

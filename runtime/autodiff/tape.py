@@ -299,6 +299,11 @@ class GradientTape(Interpreter):
         """Whether `x` is watched, or was computed from a watched value while recording."""
         return _tracked(x, self._mark)
 
+    def recorded_ops(self) -> list:
+        """Names of the ops recorded so far, in order: what `gradient` replays backwards. (A
+        compiled rt.function called on the tape is one op, named after it.)"""
+        return [rec[0].name for rec in self._records or ()]
+
     def watched_count(self) -> int:
         return len(self._watched)
 

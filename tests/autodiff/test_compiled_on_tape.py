@@ -37,8 +37,13 @@ def test_after_the_first_call_neither_pass_runs_python():
         loss, g = taped_grad(f, W, X)
         np.testing.assert_allclose(float(loss), float(loss0), rtol=1e-13)
         np.testing.assert_allclose(g.numpy(), g0.numpy(), rtol=1e-12, atol=1e-14)
-    # traced twice in all: the forward once, and once inside the compiled backward (which
-    # recomputes the forward); after that the Python body never runs
+    w = rt.asarray(W)
+    with rt.GradientTape() as tape:
+        tape.watch(w)
+        rt.sum(f(w, rt.asarray(X)) * 2.0)
+    assert tape.recorded_ops() == ["body (compiled)", "multiply", "sum"]
+    # traced twice in all: the forward alone, then together with the backward (split into
+    # the compiled forward and backward the tape uses); after that the Python body never runs
     assert len(runs) == 2 and f.trace_count == 1
 
 

@@ -297,6 +297,11 @@ def check_04(nb):
     for what in ("params_c", "speed-up", "break-even", "mean ± std. dev. of 3 runs"):
         assert what in compare, f"%%graph --compare on a training step lacks {what!r}:\n{compare}"
 
+    taped = text(outputs(tagged(nb, "tape-compiled")))
+    assert _number_after("eager loss: the tape recorded", taped) > 10, taped
+    assert "compiled loss: the tape recorded 1 op: loss_fn (compiled)" in taped, taped
+    assert _number_after("between the two gradients:", taped) < 1e-5, taped
+
     (boundary,) = _widgets_displayed(nb, tagged(nb, "boundary"))
     assert "f32[48,48]" in nbtools.widget_tree_text(nb, boundary)
     assert "data:image/png" in nbtools.widget_tree_raw(nb, boundary), "no picture of the boundary"
