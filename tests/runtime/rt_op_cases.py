@@ -322,6 +322,19 @@ def _getitem(name):
     return gen()
 
 
+_AT_UFUNCS = {"add": np.add, "multiply": np.multiply, "min": np.minimum, "max": np.maximum}
+
+
+def numpy_update(x, idx, v, mode):
+    """The oracle of `x.at[idx].<mode>(v)`: NumPy's assignment, or ufunc.at (repeats accumulate)."""
+    r = x.copy()
+    if mode == "set":
+        r[idx] = v
+    else:
+        _AT_UFUNCS[mode].at(r, idx, v)
+    return r
+
+
 @case_for("index_update")
 def _index_update(name):
     @st.composite
@@ -336,15 +349,9 @@ def _index_update(name):
             vshape = draw(hnp.broadcastable_shapes(target, max_dims=len(target), min_side=0))
             v = draw(arrays(x.dtype, vshape))
         template, arrs = _split_for_case(x, idx)
-        ufunc = {"add": np.add, "multiply": np.multiply, "min": np.minimum, "max": np.maximum}
 
         def ref(a, v, *_):
-            r = a.copy()
-            if mode == "set":
-                r[idx] = v
-            else:
-                ufunc[mode].at(r, idx, v)
-            return r
+            return numpy_update(a, idx, v, mode)
 
         def public(a, v, *ar):
             at = a.at[indexing._fill(template, ar)]

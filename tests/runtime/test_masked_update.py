@@ -10,20 +10,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import runtime as rt
+from rt_op_cases import numpy_update
 from rt_strategies import arrays
 
 MODES = ["set", "add", "multiply", "min", "max"]
-UFUNC = {"add": np.add, "multiply": np.multiply, "min": np.minimum, "max": np.maximum}
 DTYPES = [np.float64, np.float32, np.int64, np.int32]
-
-
-def numpy_update(x, mask, v, mode):
-    r = x.copy()
-    if mode == "set":
-        r[mask] = v
-    else:
-        UFUNC[mode].at(r, mask, v)
-    return r
 
 
 @st.composite
