@@ -172,7 +172,9 @@ def _plan_groups(graph: Graph):
             if b:
                 reach |= b
             if v.node is not None and v.node in group_of:
-                direct.add(G.find(group_of[v.node]))
+                g = G.find(group_of[v.node])
+                direct.add(g)
+                reach |= G.blocked[g]     # what that group depends on from outside, n does too
         reach = G.roots(reach)
         key, cands = None, set()
         for k in keys:        # join a row group, else a flat one; else start flat if rows are long

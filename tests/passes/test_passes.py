@@ -383,3 +383,23 @@ def test_few_long_rows_are_chunked_over_their_elements(layout):
     got = f(x, b).numpy()
     np.testing.assert_array_equal(got, np.tanh(x * 0.5 + b) * x)
     np.testing.assert_array_equal(x, keep)
+
+
+def test_fusion_makes_no_cycle_through_a_group_that_depends_on_another(small_blocks):
+    # found by hypothesis: `u` is made in the second group, which depends on the first through
+    # the scalar `p` (outside both); x0 ** u reads x0 like the first group does, but joining it
+    # would make the first group wait for the second and the second for the first
+    def f(x0, x1):
+        a = rt.exp(x0 * 0.25)
+        t = rt.tanh(x0)
+        p = rt.prod(t)
+        b = x1 + p
+        u = rt.abs(rt.floor(x1) % 3.0)
+        return x0 ** u, a, b
+
+    x0, x1 = np.linspace(0.5, 2, 4), np.linspace(-3, 3, 4)
+    want = f(rt.asarray(x0), rt.asarray(x1))
+    for passes in (["fuse"], None):
+        got = rt.function(f, passes=passes)(x0, x1)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
