@@ -47,6 +47,9 @@ def _direct_reduction(n) -> bool:
 # SIMD lanes: on rows of many equal terms (after maximum or clip) its error grew to 100 eps *
 # sum|x|. Chunks of at most 128, added pairwise after, are how NumPy's own sum is built, and
 # measure like it.
+# Only values the block computed (still in cache) go through BLAS. A row sum of a group input
+# reads it from memory, where add.reduce streams faster: 2.4 ms per 1e7 float32 against 4.2
+# for the chunked matmul, measured on an AMD EPYC VM (in cache the matmul wins, 1.1 vs 2.2).
 CHUNK_MIN, CHUNK_MAX = 32, 128
 
 
@@ -66,9 +69,9 @@ def partial_sums(body, blas_rows) -> list:
     """(node, k, c) for each row sum of the body that runs through BLAS: k partials of c."""
     if not blas_rows:
         return []
-    out = []
+    out, from_memory = [], set(body.inputs)
     for n in body.nodes:
-        if _blas_row_sum(n):
+        if _blas_row_sum(n) and n.inputs[0] not in from_memory:
             c = _chunk(n.inputs[0].shape[1])
             out.append((n, n.inputs[0].shape[1] // c, c))
     return out
