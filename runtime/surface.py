@@ -34,10 +34,12 @@ class ArrayMethods:
         return indexing.getitem(self, idx)
 
     def __setitem__(self, idx, value):
+        traced = type(self).__name__ == "Tracer"
         raise ImmutableTensorError(
-            "tensors are immutable: `t[i] = v` cannot change them in place. "
-            "Write `t = t.at[i].set(v)` (or `.add(v)`) to get an updated copy; it works in eager "
-            "and graph mode alike.")
+            ("traced values are immutable (a NumPy array passed into rt.function or a %%graph "
+             "cell is traced like a tensor)" if traced else "tensors are immutable")
+            + ": `t[i] = v` cannot change them in place. Write `t = t.at[i].set(v)` (or "
+            "`.add(v)`) to get an updated copy; it works in eager and graph mode alike.")
 
     @property
     def at(self):
@@ -111,8 +113,15 @@ class ArrayMethods:
     def __array_function__(self, func, types, args, kwargs):
         fn = FUNCTION_OPS.get(func)
         if fn is None:
-            return self._numpy_fallback(func, args, kwargs, f"np.{func.__name__}")
+            return self._numpy_fallback(func, args, kwargs, _numpy_name(func))
         return fn(*args, **kwargs)
+
+
+def _numpy_name(func) -> str:
+    """np.linalg.norm, not np.norm: the name a user would type."""
+    module = (getattr(func, "__module__", None) or "numpy").replace("numpy._core", "numpy")
+    module = "np" + module[len("numpy"):] if module.startswith("numpy") else module
+    return f"{module}.{func.__name__}"
 
 
 # Which op each operator binds, and whether the operands are swapped (`2 - t` is t.__rsub__(2)).

@@ -112,8 +112,10 @@ def test_numpy_interop_under_tracing_becomes_graph_ops():
 
 
 def test_numpy_without_a_runtime_op_is_refused_clearly_under_tracing():
-    with pytest.raises(TypeError, match=r"np\.fft\.fft.*no runtime op|no runtime op"):
+    with pytest.raises(TypeError, match=r"^np\.sort has no runtime op"):
         rt.function(lambda a: np.sort(a))(rt.asarray(A))
+    with pytest.raises(TypeError, match=r"^np\.linalg\.norm has no runtime op"):   # its full name
+        rt.function(lambda a: np.linalg.norm(a))(rt.asarray(A))
     same(np.sort(rt.asarray(A), axis=0), np.sort(A, axis=0))     # eager: NumPy runs it
 
 
@@ -127,6 +129,8 @@ def test_item_assignment_names_the_functional_form():
     with pytest.raises(rt.ImmutableTensorError):
         np.add(t, 1.0, out=t)
     same(t, A)
+    with pytest.raises(rt.ImmutableTensorError, match="a NumPy array passed into rt.function"):
+        rt.function(lambda a: a.__setitem__(0, 1.0))(A.copy())       # `a[0] = 1.0` on an input
 
 
 def test_at_set_add_eager_and_compiled_with_repeated_indices_accumulating():
