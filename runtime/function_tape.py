@@ -13,7 +13,9 @@ When an outer tape records the backward pass (higher-order gradients) the rule i
 the same way, so it can be differentiated again.
 
 A function that draws random numbers or prints (its recomputation would draw or print again),
-or that donates its arguments, runs as Python on the tape instead.
+that donates its arguments, or whose gradient can't be traced (a `while` loop of data-dependent
+length, an op without a gradient rule) runs as Python on the tape instead, as any function does
+under an eager tape.
 """
 from __future__ import annotations
 
@@ -44,12 +46,19 @@ def call_on_tape(fn, args, kwargs):
             entry.taped = {} if _pure(entry.traced_graph) else False
         if entry.taped is False:
             return NotImplemented
-        fn.calls += 1
         if not any(tracked):          # nothing the tapes follow goes in: a plain call
+            fn.calls += 1
             return fn._run(entry, [x._v if type(x) is Tensor else x for x in leaves], True)
         call = entry.taped.get(tracked)
         if call is None:
-            call = entry.taped[tracked] = _TapedCall(fn, entry, key, args, kwargs, tracked)
+            try:
+                call = _TapedCall(fn, entry, key, args, kwargs, tracked)
+            except Exception:         # no traced gradient (a while loop of data-dependent length,
+                call = False          # an op without a vjp): on the tape, as before, in Python
+            entry.taped[tracked] = call
+    if call is False:
+        return NotImplemented
+    fn.calls += 1
     outs = core.bind(call.op, *leaves, saved=_Saved())
     return unflatten(entry.out_tree, [outs[v] if kind == "dyn" else v for kind, v in entry.out_spec])
 

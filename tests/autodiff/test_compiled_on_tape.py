@@ -167,3 +167,22 @@ def test_training_with_a_compiled_loss_on_an_eager_tape_follows_the_eager_run():
     np.testing.assert_allclose(runs["compiled"][0], runs["eager"][0], rtol=1e-10)
     for k in start:
         np.testing.assert_allclose(runs["compiled"][1][k].numpy(), runs["eager"][1][k].numpy(), rtol=1e-9)
+
+
+def test_a_gradient_that_cannot_be_traced_runs_the_python_function_on_the_tape():
+    # a while loop whose trip count depends on the data compiles (forward), but has no traced
+    # gradient (LoopGradientError under rt.function(rt.grad(...))); on an eager tape it runs as
+    # Python, where the loop is an ordinary loop
+    @rt.function
+    def doubled_until_big(w):
+        while rt.sum(w) < 10.0:
+            w = w * 2.0
+        return rt.sum(w)
+
+    w = rt.asarray([1.0, 2.0])
+    np.testing.assert_allclose(float(doubled_until_big(w)), 12.0)
+    with rt.GradientTape() as tape:
+        tape.watch(w)
+        loss = doubled_until_big(w)
+    np.testing.assert_allclose(tape.gradient(loss, w).numpy(), [4.0, 4.0])
+    np.testing.assert_allclose(rt.grad(doubled_until_big)(w).numpy(), [4.0, 4.0])
