@@ -140,6 +140,8 @@ def has_subgraph(node: Node) -> bool:
 
 def freeze(p):
     """A hashable stand-in for a param (arrays by identity: equal-valued arrays are not merged)."""
+    if type(p) is float:         # the common case (Python scalar constants): answered first
+        return ("float", p.hex())
     if isinstance(p, (list, tuple)):
         return (type(p).__name__, tuple(freeze(x) for x in p))
     if isinstance(p, dict):

@@ -17,6 +17,14 @@ from ._rewrite import apply_subst, freeze, has_subgraph, resolve_inputs
 COMMUTATIVE = frozenset({"add", "multiply", "equal", "not_equal", "logical_and", "logical_or"})
 
 
+def _same_types(outs_a, outs_b) -> bool:
+    """Do the results pair up with the same dtypes and shapes (zip's pairs, as merging uses)?"""
+    for a, b in zip(outs_a, outs_b):
+        if not (a.dtype == b.dtype and a.shape == b.shape):
+            return False
+    return True
+
+
 def cse(graph: Graph):
     subst: dict = {}
     seen: dict = {}
@@ -44,8 +52,7 @@ def cse(graph: Graph):
                 nodes.append(n)
                 continue
         prev = seen.get(key)
-        if prev is not None and all(a.dtype == b.dtype and a.shape == b.shape
-                                    for a, b in zip(prev.outputs, n.outputs)):
+        if prev is not None and _same_types(prev.outputs, n.outputs):
             for a, b in zip(n.outputs, prev.outputs):
                 subst[a] = b
             merged += 1

@@ -56,8 +56,10 @@ def _reusable(v) -> bool:
 
 
 def _lifetimes(graph: Graph, donated):
-    """-> (owned, end): the buffers that may be reused, in the order they are made, and for
-    each buffer the last node index reading it or a view of it (len(graph.nodes): returned)."""
+    """-> (owned, end): `owned` maps the buffers that may be reused, in the order they are made,
+    to their kind (a number per (shape, dtype): buffers of one kind can stand in for each
+    other); `end` maps each buffer to the last node index reading it or a view of it
+    (len(graph.nodes): returned)."""
     n_nodes = len(graph.nodes)
     # alias roots: a view shares its input's buffer, so the buffer lives as long as its views
     root: dict = {}
@@ -65,8 +67,12 @@ def _lifetimes(graph: Graph, donated):
     # a dict, not a set: a set of Values iterates in an order set by their memory addresses, so
     # the plan, and the generated code, changed from one run to the next where two buffers die
     # at the same node
+    owned: dict = {}
+    kinds: dict = {}                     # (shape, dtype) -> kind
     donated = set(donated)
-    owned: dict = dict.fromkeys(v for v in graph.inputs if v in donated)
+    for v in graph.inputs:
+        if v in donated:
+            owned[v] = kinds.setdefault((v.shape, v.dtype), len(kinds))
     for v in graph.inputs:
         root[v] = (v,)
     op_fresh: dict = {}
@@ -80,7 +86,7 @@ def _lifetimes(graph: Graph, donated):
                 root[v] = (v,)
                 end[v] = i               # a result nobody reads dies where it is made
                 if _reusable(v):
-                    owned[v] = None
+                    owned[v] = kinds.setdefault((v.shape, v.dtype), len(kinds))
             elif n.op.name != "const":
                 root[v] = tuple({r for u in n.inputs for r in root.get(u, ())})
     for v in graph.outputs:
@@ -100,22 +106,24 @@ def plan_memory(graph: Graph, donated=()):
             dies_at.setdefault(e, []).append(r)
     plan: dict = {}
     taken_all: set = set()
-    pool: dict = {}                      # (shape, dtype) -> free buffers
+    pool: dict = {}                      # kind -> free buffers
     for r in dies_at.get(-1, ()):        # never read (a donated input nobody uses)
-        pool.setdefault((r.shape, r.dtype), []).append(r)
+        pool.setdefault(owned[r], []).append(r)
     ufunc_ops: dict = {}
     for i, n in enumerate(graph.nodes):
         fused = n.op.name == "fused"
         dying, unread = _split_dying(dies_at.get(i), n)
         if not fused:
             for r in dying:
-                pool.setdefault((r.shape, r.dtype), []).append(r)
+                pool.setdefault(owned[r], []).append(r)
         if fused or _writes_out(n, ufunc_ops):
             taken = set()
             for k, v in enumerate(n.outputs):
-                if not _reusable(v):
+                # these nodes return fresh arrays, so an output is owned if it is big enough
+                kind = owned.get(v)
+                if kind is None:
                     continue
-                free = pool.get((v.shape, v.dtype))
+                free = pool.get(kind)
                 if free:
                     plan[v] = free.pop()      # v, owned too, returns the buffer when it dies
                 elif fused:
@@ -126,7 +134,7 @@ def plan_memory(graph: Graph, donated=()):
                         taken_all.add(donor)
         for r in (dying + unread if fused else unread):
             if r not in taken_all:
-                pool.setdefault((r.shape, r.dtype), []).append(r)
+                pool.setdefault(owned[r], []).append(r)
     graph.memory_plan = plan
     return plan
 

@@ -70,7 +70,11 @@ def _ops():
 
 
 def _is(v, c):
-    s = scalar_const(v)
+    return _equals(scalar_const(v), c)
+
+
+def _equals(s, c):
+    """Is the scalar_const `s` the number c (never a bool)?"""
     return s is not None and not isinstance(s, bool) and s == c and not (
         isinstance(s, complex) and c != s)
 
@@ -110,9 +114,12 @@ def _rewrite(rw: _Rewriter, n):
         a, b = ins
         if name == "multiply":
             for x, c in ((a, b), (b, a)):
-                if _is(c, 1) and _same_type(x, out):
+                s = scalar_const(c)
+                if s is None:
+                    continue
+                if _equals(s, 1) and _same_type(x, out):
                     return rw.replace(n, x, "x*1")
-                if _is(c, -1) and _same_type(x, out) and x.dtype.kind in "fc":
+                if _equals(s, -1) and _same_type(x, out) and x.dtype.kind in "fc":
                     return rw.replace(n, rw.emit("negative", [x], out, n.loc), "x*-1")
         elif name == "add":
             for x, c in ((a, b), (b, a)):
