@@ -184,11 +184,12 @@ def concretization_message(t: Tracer, what: str) -> str:
     deps = input_dependencies(t._trace.graph, t._val)
     dep_text = ", ".join(f"`{v.name}` ({v.type_str})" for v in deps) or "no input (a random op?)"
     ways = [
-        "autograph: rt.function turns `if`/`while` statements on traced values (with `and`/`or`"
-        "/`not` in their conditions) and `for i in rt.range(n)` into graph control flow, in the "
-        "compiled function's body and the defs nested in it. This line is not converted: an "
-        "`assert`, `a if c else b`, or code in a helper function or lambda is not (wrap a helper "
-        "with rt.autograph.convert), nor anything with rt.function(..., autograph=False)"
+        "autograph: rt.function turns `if`/`while` statements and `a if c else b` on traced "
+        "values (with `and`/`or`/`not` in their conditions) and `for i in rt.range(n)` into graph "
+        "control flow, in the compiled function's body and the defs nested in it. This line is "
+        "not converted: an `assert`, code in a helper function or lambda (wrap a helper with "
+        "rt.autograph.convert), code whose source Python can't show (typed at a plain `python` "
+        "prompt), or anything with rt.function(..., autograph=False)"
         if what.startswith("bool") else None,
         "rt.cond(pred, true_fn, false_fn, *operands) chooses between computations (rt.while_loop"
         " / rt.fori_loop for loops); rt.where(cond, a, b) chooses values elementwise",

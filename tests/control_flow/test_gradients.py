@@ -159,3 +159,6 @@ def test_generated_programs_gradients_compiled_match_the_eager_tape(src, x, t):
     finally:
         rt.run_functions_eagerly(False)
     np.testing.assert_allclose(g, ge, rtol=1e-8, atol=1e-10)
+    # the loss compiled, on an eager tape: one recorded op whose backward was traced with it
+    gt = np.asarray(rt.grad(rt.function(loss))(rt.asarray(x), rt.asarray(t)))
+    np.testing.assert_allclose(gt, ge, rtol=1e-8, atol=1e-10)
