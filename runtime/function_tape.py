@@ -1,8 +1,8 @@
 """A compiled function called while a gradient tape records: one op on the tape.
 
 TensorFlow records a `tf.function` called under a `GradientTape` as one op with a compiled
-gradient; so does this. Once per input signature the function's forward and backward passes
-are traced together (`rt.vjp` of it) and the joint graph is split where the cotangents come in:
+gradient; so does this. Once per input signature (and set of inputs the tapes follow) the
+function's forward and backward passes are traced together (`rt.vjp` of it) and the joint graph is split where the cotangents come in:
 a forward graph that returns the results plus the values the backward needs (residuals), and a
 backward graph from residuals and cotangents to the inputs' cotangents; each is optimized and
 compiled. The tape records one op, whose residuals travel in its params, and its gradient rule
@@ -214,10 +214,9 @@ def split_at_cotangents(graph: Graph, n_x: int, n_out: int):
     assert not any(v in late for v in results), "a result depends on a cotangent"
     needed = [v for n in late_nodes for v in n.inputs] + list(grads)
     consts = {v.node for v in needed if v not in late and v.node is not None and v.node.op.name == "const"}
-    residuals = list(dict.fromkeys(v for v in needed if v not in late and v.node not in consts
-                                   and v not in cts))
+    residuals = list(dict.fromkeys(v for v in needed if v not in late and v.node not in consts))
     fwd = _rebuild(f"{graph.name}_forward", graph.inputs[:n_x], early_nodes, results + residuals)
-    late_nodes = [n for n in graph.nodes if n in consts] + late_nodes      # (order kept)
+    late_nodes = [n for n in graph.nodes if n in consts] + late_nodes      # constants first
     bwd = _rebuild(f"{graph.name}_backward", residuals + cts, late_nodes, grads,
                    names=[f"r{k}" for k in range(len(residuals))] + [v.name for v in cts])
     return fwd, bwd
@@ -226,7 +225,7 @@ def split_at_cotangents(graph: Graph, n_x: int, n_out: int):
 def _rebuild(name, inputs, nodes, outputs, names=None) -> Graph:
     """A new graph of copies of `nodes`, whose inputs stand for the values `inputs`."""
     g = Graph(name)
-    new = {v: g.add_input(v.shape, v.dtype, (names or [])[k] if names else v.name)
+    new = {v: g.add_input(v.shape, v.dtype, names[k] if names else v.name)
            for k, v in enumerate(inputs)}
     for n in nodes:
         m = g.add_node(n.op, [new[v] for v in n.inputs], dict(n.params),
