@@ -172,11 +172,11 @@ def generate(graph: Graph, fname: str = "f"):
     for i, n in enumerate(graph.nodes):
         op = n.op
         if op.name == "const":
-            val = n.params["value"]
-            if n.out.weak and _literal(val):
-                names[n.out] = repr(val)
+            val, out = n.params["value"], n.outputs[0]
+            if out.weak and _literal(val):
+                names[out] = repr(val)
                 continue
-            names[n.out] = cname = fresh(printed[n.out])
+            names[out] = cname = fresh(printed[out])
             glb[cname] = val
             continue
         args = [names[v] for v in n.inputs]
@@ -192,7 +192,8 @@ def generate(graph: Graph, fname: str = "f"):
         dead = [names[v] for v in n.inputs
                 if last_use.get(v) == i and v not in donors and v.node is not None
                 and v not in outputs and v.nbytes >= FREE_AFTER_BYTES and v.node.op.name != "const"]
-        dead += [r for r in reused if r not in dead]      # the buffer lives on under its new name
+        if reused:               # the buffer lives on under its new name
+            dead += [r for r in reused if r not in dead]
         if dead:
             body.append((f"    del {', '.join(dict.fromkeys(dead))}", None))
 

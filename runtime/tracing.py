@@ -83,6 +83,7 @@ class TraceInterpreter(Interpreter):
         self.graph = Graph(name)
         self._consts: dict = {}      # id(obj) -> (obj, Value): one const node per outside tensor
         self.captured: list = []     # (outer tracer, inner input Value) for closures over outer traces
+        self._types: dict = {}       # (op, input types) -> abstract_eval's answer (_abstract_eval)
 
     def new_input(self, shape, dtype, name) -> Tracer:
         return _make_tracer(self, self.graph.add_input(shape, dtype, name))
@@ -143,7 +144,7 @@ class TraceInterpreter(Interpreter):
         except TypeError as e:      # a non-array argument: say which op and where
             raise op_error(op.name, args, params, e, loc, "while tracing") from e
         try:
-            res = op.abstract_eval(*avals, **params)
+            res = op.abstract_eval(*avals, **params) if params else self._abstract_eval(op, avals)
         except Exception as e:
             raise op_error(op.name, vals, params, e, loc, "while tracing") from e
         node = self.graph.add_node(op, vals, params, res if op.multiple_results else (res,), loc)
@@ -153,6 +154,17 @@ class TraceInterpreter(Interpreter):
         t._trace = self
         t._val = node.outputs[0]
         return t
+
+    def _abstract_eval(self, op, avals):
+        """op.abstract_eval(*avals) for an op without params, remembered for this trace: the
+        answer depends only on the op and the inputs' shapes and dtypes (a Python scalar's type
+        and value), and a traced program asks the same question over and over (a chain of N
+        ops, a handful of distinct ones)."""
+        key = (op, *[(a.shape, a.dtype) if type(a) is Value else (type(a), a) for a in avals])
+        res = self._types.get(key)
+        if res is None:
+            res = self._types[key] = op.abstract_eval(*avals)
+        return res
 
 
 def _at(loc):

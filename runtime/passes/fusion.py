@@ -300,12 +300,23 @@ def _any_group_can_pay(graph: Graph) -> bool:
     """A cheap look before planning: could any group have MIN_BLOCKS blocks? (Keeps the pass
     near-free on graphs of small arrays, the common case in traced training steps.)"""
     widest, reduces = {}, set()
+    # (op, shape) of plain elementwise nodes (no params, one result) already counted: another
+    # one adds nothing, as its loop key and row length depend on the op and shape alone
+    counted = set()
     for n in graph.nodes:
         op = n.op
         if not (op.elementwise or op.reduction):
             continue                     # neither _flat_key nor _key takes it (consts, views ...)
-        if op.elementwise and n.outputs and _long_rows(n.outputs[0]) and _flat_key(n) is not None:
-            return True                  # rows of MIN_BLOCKS blocks or more
+        plain = not op.reduction and not n.params and len(n.outputs) == 1
+        if plain:
+            op_shape = (op, n.outputs[0].shape)
+            if op_shape in counted:
+                continue
+        if op.elementwise and n.outputs and _long_rows(n.outputs[0]):
+            if _flat_key(n) is not None:
+                return True              # rows of MIN_BLOCKS blocks or more
+        elif plain:
+            counted.add(op_shape)          # (with long rows, the inputs decide: never skipped)
         key = _key(n)
         if key is None:
             continue
