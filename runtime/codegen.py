@@ -189,9 +189,11 @@ def generate(graph: Graph, fname: str = "f"):
         else:
             line, reused = _node_line(n, args, names, printed, plan, fresh, glb, labels)
             body.append((line, n))
-        dead = [names[v] for v in n.inputs
-                if last_use.get(v) == i and v not in donors and v.node is not None
-                and v not in outputs and v.nbytes >= FREE_AFTER_BYTES and v.node.op.name != "const"]
+        dead = []
+        for v in n.inputs:
+            if (last_use[v] == i and v not in donors and v.node is not None and v not in outputs
+                    and v.nbytes >= FREE_AFTER_BYTES and v.node.op.name != "const"):
+                dead.append(names[v])
         if reused:               # the buffer lives on under its new name
             dead += [r for r in reused if r not in dead]
         if dead:

@@ -71,12 +71,13 @@ def intermediate_bytes(graph: Graph) -> int:
     prod = math.prod
     total = 0
     for n in graph.nodes:
-        if n.op.name == "const":
+        op_name = n.op.name
+        if op_name == "const":
             continue
         for v in n.outputs:
             if v not in plan and v not in returned:
                 total += prod(v.shape) * v.dtype.itemsize
-        if n.op.name == "fused":
+        if op_name == "fused":
             total += scratch_bytes(n)
     return total
 

@@ -33,7 +33,7 @@ def cse(graph: Graph):
     for n in graph.nodes:
         n.inputs = resolve_inputs(subst, n.inputs)
         op = n.op
-        if op.random or op.side_effect or has_subgraph(n):     # not op.pure
+        if op.random or op.side_effect or (n.params and has_subgraph(n)):     # not op.pure
             nodes.append(n)
             continue
         if op.name == "const":

@@ -36,17 +36,15 @@ def _fresh(n, op_fresh: dict) -> bool:
 _FRESH_OPS = ("fused", "matmul", "where", "astype")
 
 
-def _ufunc_op(op, cache: dict) -> bool:
-    """Is `op` an elementwise ufunc with one output (cached per op in `cache`)?"""
-    yes = cache.get(op)
-    if yes is None:
-        yes = cache[op] = bool(op.elementwise and isinstance(op.impl, np.ufunc) and op.impl.nout == 1)
-    return yes
-
-
-def _writes_out(n, cache: dict) -> bool:
-    """Can this node be emitted as `ufunc(..., out=buffer)`?"""
-    return _ufunc_op(n.op, cache) and not n.params and len(n.outputs[0].shape) > 0
+def _writes_out(n, ufunc_ops: dict) -> bool:
+    """Can this node be emitted as `ufunc(..., out=buffer)`? `ufunc_ops` caches per op whether
+    it is an elementwise ufunc with one output."""
+    op = n.op
+    ufunc = ufunc_ops.get(op)
+    if ufunc is None:
+        ufunc = ufunc_ops[op] = bool(op.elementwise and isinstance(op.impl, np.ufunc)
+                                     and op.impl.nout == 1)
+    return ufunc and not n.params and len(n.outputs[0].shape) > 0
 
 
 def _reusable(v) -> bool:
@@ -141,9 +139,10 @@ def plan_memory(graph: Graph, donated=()):
 
 def _split_dying(here, n):
     """The buffers dying at node n -> (read by n for the last time, results of n nobody reads)."""
-    if not here:
-        return [], []
-    return [r for r in here if r.node is not n], [r for r in here if r.node is n]
+    dying, unread = [], []
+    for r in here or ():
+        (unread if r.node is n else dying).append(r)
+    return dying, unread
 
 
 def _fused_in_place(n, k, dying, taken):
