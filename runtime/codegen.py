@@ -84,6 +84,16 @@ def _where(loc, labels: dict) -> str:
 def _node_line(n, args, names, printed, plan, fresh, glb, labels):
     """One node as one line of source; -> (line, names of donor buffers it wrote into)."""
     op = n.op
+    out = n.outputs[0] if n.outputs else None
+    if out is not None and out in plan:
+        # memory planning: write into a dead buffer, and keep its name (fewer locals also keeps
+        # Python's compile() fast: it grows faster than linearly with the number of names).
+        # Only ufuncs without params are planned so (memory.py), so there are no params here.
+        glb[op.name] = op.impl
+        buf = names[out] = names[plan[out]]
+        line = f"    {op.name}({', '.join(args)}, out={buf})"
+        where = f" {_where(n.loc, labels)}" if n.loc is not None else ""
+        return f"{line:<56}  # {printed[out]}{where}", []
     params = {}
     for key, p in n.params.items():
         if _literal(p) or isinstance(p, np.dtype):
@@ -92,15 +102,6 @@ def _node_line(n, args, names, printed, plan, fresh, glb, labels):
             pname = fresh(f"{op.name}_{key}")
             glb[pname] = p
             params[key] = pname
-    out = n.outputs[0] if n.outputs else None
-    if out is not None and out in plan:
-        # memory planning: write into a dead buffer, and keep its name (fewer locals also keeps
-        # Python's compile() fast: it grows faster than linearly with the number of names)
-        glb[op.name] = op.impl
-        buf = names[out] = names[plan[out]]
-        line = f"    {op.name}({', '.join(args)}, out={buf})"
-        where = f" {_where(n.loc, labels)}" if n.loc is not None else ""
-        return f"{line:<56}  # {printed[out]}{where}", []
     reused = []
     if op.emit is None:
         glb[op.name] = op.impl
@@ -168,7 +169,13 @@ def generate(graph: Graph, fname: str = "f"):
     plan = getattr(graph, "memory_plan", None) or {}     # value -> donor whose array it reuses
     donors = set(plan.values())
 
-    body, line_nodes, labels = [], {}, {}
+    # the function's lines, and generated line number -> node, for error messages
+    lines = [f"def {fname}({', '.join(names[v] for v in graph.inputs)}):"]
+    for v in graph.inputs:
+        if v in donors:          # the caller donated it: its buffer is reused (see passes/memory.py)
+            glb["donated"] = _donated
+            lines.append(f"    {names[v]} = donated({names[v]})")
+    line_nodes, labels = {}, {}
     for i, n in enumerate(graph.nodes):
         op = n.op
         if op.name == "const":
@@ -183,12 +190,16 @@ def generate(graph: Graph, fname: str = "f"):
         if op.name == "fused":
             outs = [fresh(printed[v]) for v in n.outputs]
             bufs = [names[plan[v]] if v in plan else None for v in n.outputs]
-            body.extend(emit_fused(n, args, outs, bufs, fresh, glb, _literal))
+            for text, node in emit_fused(n, args, outs, bufs, fresh, glb, _literal):
+                lines.append(text)
+                if node is not None:
+                    line_nodes[len(lines)] = node
             names.update(zip(n.outputs, outs))
             reused = [names[plan[v]] for v in n.outputs if v in plan]
         else:
             line, reused = _node_line(n, args, names, printed, plan, fresh, glb, labels)
-            body.append((line, n))
+            lines.append(line)
+            line_nodes[len(lines)] = n
         dead = []
         for v in n.inputs:
             if (last_use[v] == i and v not in donors and v.node is not None and v not in outputs
@@ -197,18 +208,7 @@ def generate(graph: Graph, fname: str = "f"):
         if reused:               # the buffer lives on under its new name
             dead += [r for r in reused if r not in dead]
         if dead:
-            body.append((f"    del {', '.join(dict.fromkeys(dead))}", None))
-
-    header = f"def {fname}({', '.join(names[v] for v in graph.inputs)}):"
-    lines = [header]
-    for v in graph.inputs:
-        if v in donors:          # the caller donated it: its buffer is reused (see passes/memory.py)
-            glb["donated"] = _donated
-            lines.append(f"    {names[v]} = donated({names[v]})")
-    for text, node in body:
-        lines.append(text)
-        if node is not None:
-            line_nodes[len(lines)] = node
+            lines.append(f"    del {', '.join(dict.fromkeys(dead))}")
     rets = [names[v] for v in graph.outputs]
     lines.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
     return "\n".join(lines) + "\n", glb, line_nodes, fname
