@@ -203,10 +203,11 @@ _RULE_OPS = frozenset({"multiply", "add", "subtract", "divide", "pow", "tanh", "
 def simplify(graph: Graph):
     rw = _Rewriter()
     subst, nodes = rw.subst, rw.nodes
+    rule_ops = _RULE_OPS if "tanh_exp" in ENABLED_INEXACT else _RULE_OPS - {"tanh"}
     for n in graph.nodes:
         n.inputs = resolve_inputs(subst, n.inputs)
         op = n.op
-        if op.name in _RULE_OPS and op.pure and not op.multiple_results and n.outputs:
+        if op.name in rule_ops and op.pure and not op.multiple_results and n.outputs:
             _rewrite(rw, n)                  # a rule that applies puts n.out in rw.subst
             if n.outputs[0] in subst:
                 continue
