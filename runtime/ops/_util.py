@@ -60,6 +60,12 @@ def _dtype_key(a):
 def broadcast_shapes(*shapes) -> tuple:
     """NumPy's broadcasting of shapes (as `np.broadcast_shapes`, which builds arrays to find out
     and costs more than tracing a node); on a mismatch NumPy itself raises its usual message."""
+    if len(shapes) == 2:          # the common case: two operands, often one a scalar
+        a, b = shapes
+        if a == b or not b:
+            return tuple(a)
+        if not a:
+            return tuple(b)
     first = shapes[0]
     if all(s == first for s in shapes):
         return tuple(first)
