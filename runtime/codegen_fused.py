@@ -144,7 +144,8 @@ def scratch_plan(body, usable_outputs, fresh=None, flat=False):
         if n.op.name == "const":
             plan.append(None)
             continue
-        for v in n.inputs:       # dying inputs first, so an op may write in place
+        # dying inputs first, so an op may write in place; each once (a + a frees a once)
+        for v in dict.fromkeys(n.inputs):
             if last_use.get(v) == i and v in scratch_of:
                 free.setdefault((tail(v), v.dtype), []).append(scratch_of[v])
         v = n.out

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 
 import runtime as rt
 from runtime import codegen
@@ -44,8 +44,15 @@ def _same(a, b):
     np.testing.assert_array_equal(a, b)
 
 
+# found by hypothesis: `add(v1, v1)` freed v1's scratch twice, so two values later shared it
+A_PLUS_A = {"inputs": [((4,), "float32")], "outputs": [9, 0], "seed": 0,
+            "steps": [("exp", (0, 0), 0)] * 3 + [("add", (1, 1), 0)] + [("exp", (0, 0), 0)] * 4
+            + [("normal", (4, 0), 0), ("exp", (0, 0), 0)]}
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prog=programs(max_steps=14))
+@example(prog=A_PLUS_A)
 def test_every_pass_alone_and_all_together_match_eager(prog, small_blocks, exact_only):
     arrays = make_inputs(prog)
     with np.errstate(all="ignore"), warnings.catch_warnings():
