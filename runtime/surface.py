@@ -165,6 +165,20 @@ for _name, _op in UNARY_OPERATORS.items():
     setattr(ArrayMethods, _name, _unary_method(_name, _op))
 del _name, _op, _swapped
 
+
+def operator_pow(pow_method):
+    """`**` as NumPy's operator does it: `b ** 2` on a bool array is NumPy's square (int8),
+    where np.power gives int64 (the operator takes a shortcut for the exponent 2)."""
+    def __pow__(self, other):
+        if type(other) is int and other == 2 and self.dtype == np.bool_:
+            return ew.square(self)
+        return pow_method(self, other)
+    __pow__.__doc__ = pow_method.__doc__
+    return __pow__
+
+
+ArrayMethods.__pow__ = operator_pow(ArrayMethods.__pow__)
+
 UFUNC_OPS = {op.impl: op for op in (*_U.values(), *_B.values())}
 UFUNC_OPS[np.matmul] = linalg.matmul_op
 

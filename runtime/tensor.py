@@ -7,7 +7,7 @@ from . import core
 from .core import Interpreter
 from .errors import TracerLeakError, op_error, user_location
 from .ops import elementwise as ew
-from .surface import BINARY_OPERATORS, UNARY_OPERATORS, ArrayMethods
+from .surface import BINARY_OPERATORS, UNARY_OPERATORS, ArrayMethods, operator_pow
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -523,6 +523,7 @@ def _install_fast_paths():
 
 
 _install_fast_paths()
+Tensor.__pow__ = operator_pow(Tensor.__pow__)
 
 
 def _to_numpy(tree):

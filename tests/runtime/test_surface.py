@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import runtime as rt
@@ -42,6 +42,7 @@ def _run_both(fn, args):
 @settings(max_examples=examples(80), deadline=None)
 @given(op=st.sampled_from(BINARY_OPERATORS), ab=operands(2, nonneg_last=True),
        mix=st.sampled_from(["tt", "tn", "nt"]))
+@example(op=operator.pow, ab=[np.array([True, False]), 2], mix="tt")   # NumPy's `**` squares: int8
 def test_binary_operators_match_numpy_in_both_orders(op, ab, mix):
     """tt: tensor op tensor; tn / nt: one side stays a NumPy array (reflected operators)."""
     a, b = ab
