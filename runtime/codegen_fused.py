@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import file_label
+from .ops.elementwise import NOT_IN_PLACE
 
 # reductions called as their ufunc's .reduce (what np.sum/np.max call, minus ~2 us of Python per
 # call); mean of float32/float64 is add.reduce then a division by the count, as np.mean does it
@@ -140,35 +141,47 @@ def scratch_plan(body, usable_outputs, fresh=None, flat=False):
     free: dict = {}
     scratch: list = []           # (name, row shape, dtype)
     plan = []                    # per node: where its result goes
-    for i, n in enumerate(body.nodes):
-        if n.op.name == "const":
-            plan.append(None)
-            continue
-        # dying inputs first, so an op may write in place; each once (a + a frees a once)
-        for v in dict.fromkeys(n.inputs):
-            if last_use.get(v) == i and v in scratch_of:
-                free.setdefault((tail(v), v.dtype), []).append(scratch_of[v])
+
+    def _place(n, i, in_place):
+        """Where node n's result goes (see the docstring's plan[i])."""
         v = n.out
         if v in body_out_set or not (_ufunc(n) or _direct_reduction(n)):
-            plan.append(None)
-            continue
+            return None
         key = (tail(v), v.dtype)
+        free_by = i if in_place else i - 1         # a block its own dying input leaves, or not
         home = next((o for o, at in blocks.items() if (tail(o), o.dtype) == key and i < at
-                     and busy_until[o] <= i and last_use.get(v, i) <= at), None)
+                     and busy_until[o] <= free_by and last_use.get(v, i) <= at), None)
         if home is not None:
             busy_until[home] = last_use.get(v, i)
             in_block[v] = home
-            plan.append(home)
-            continue
+            return home
         if free.get(key):
             s = free[key].pop()
         else:
             s = fresh(f"s{len(scratch)}")
             scratch.append((s, tail(v), v.dtype))
         scratch_of[v] = s
-        plan.append(s)
         if last_use.get(v) is None:       # dead inside the body (cannot happen after dce)
             free.setdefault(key, []).append(s)
+        return s
+
+    def release(dying):
+        for v in dying:
+            free.setdefault((tail(v), v.dtype), []).append(scratch_of[v])
+
+    for i, n in enumerate(body.nodes):
+        if n.op.name == "const":
+            plan.append(None)
+            continue
+        # dying inputs (each once: a + a frees a once) are freed first, so an op may write in
+        # place; not for ops whose NumPy result can change when it does (NOT_IN_PLACE)
+        dying = [v for v in dict.fromkeys(n.inputs) if last_use.get(v) == i and v in scratch_of]
+        in_place = n.op.name not in NOT_IN_PLACE
+        if in_place:
+            release(dying)
+        plan.append(_place(n, i, in_place))
+        if not in_place:
+            release(dying)
     return plan, scratch, in_block, last_use
 
 

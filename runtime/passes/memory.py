@@ -19,6 +19,7 @@ from math import prod as _prod
 import numpy as np
 
 from ..graph import Graph
+from ..ops.elementwise import NOT_IN_PLACE
 
 REUSE_MIN_BYTES = 1 << 16
 
@@ -44,7 +45,8 @@ def _writes_out(n, ufunc_ops: dict) -> bool:
     if ufunc is None:
         ufunc = ufunc_ops[op] = bool(op.elementwise and isinstance(op.impl, np.ufunc)
                                      and op.impl.nout == 1)
-    return ufunc and not n.params and len(n.outputs[0].shape) > 0
+    return (ufunc and not n.params and len(n.outputs[0].shape) > 0
+            and op.name not in NOT_IN_PLACE)
 
 
 def _reusable(v) -> bool:

@@ -49,10 +49,15 @@ A_PLUS_A = {"inputs": [((4,), "float32")], "outputs": [9, 0], "seed": 0,
             "steps": [("exp", (0, 0), 0)] * 3 + [("add", (1, 1), 0)] + [("exp", (0, 0), 0)] * 4
             + [("normal", (4, 0), 0), ("exp", (0, 0), 0)]}
 
+# found by hypothesis: np.power written in place on a one-element array gave another last bit
+POW_IN_PLACE = {"inputs": [((4, 7, 9), "float64"), ((1,), "float32")], "outputs": [2, 0],
+                "seed": 107, "steps": [("pow_int", (1, 1), 0), ("exp", (0, 0), 0)]}
+
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prog=programs(max_steps=14))
 @example(prog=A_PLUS_A)
+@example(prog=POW_IN_PLACE)
 def test_every_pass_alone_and_all_together_match_eager(prog, small_blocks, exact_only):
     arrays = make_inputs(prog)
     with np.errstate(all="ignore"), warnings.catch_warnings():
