@@ -56,10 +56,10 @@ def _reusable(v) -> bool:
 
 
 def _lifetimes(graph: Graph, donated):
-    """-> (owned, end): `owned` maps the buffers that may be reused, in the order they are made,
-    to their kind (a number per (shape, dtype): buffers of one kind can stand in for each
+    """-> (owned, end, root): `owned` maps the buffers that may be reused, in the order they are
+    made, to their kind (a number per (shape, dtype): buffers of one kind can stand in for each
     other); `end` maps each buffer to the last node index reading it or a view of it
-    (len(graph.nodes): returned)."""
+    (len(graph.nodes): returned); `root` maps each value to the buffers it is a view of."""
     n_nodes = len(graph.nodes)
     # alias roots: a view shares its input's buffer, so the buffer lives as long as its views
     root: dict = {}
@@ -92,13 +92,13 @@ def _lifetimes(graph: Graph, donated):
     for v in graph.outputs:
         for r in root.get(v, ()):
             end[r] = n_nodes
-    return owned, end
+    return owned, end, root
 
 
 def plan_memory(graph: Graph, donated=()):
     """-> {value: donor value}; `donated` are graph inputs the caller gave up."""
     n_nodes = len(graph.nodes)
-    owned, end = _lifetimes(graph, donated)
+    owned, end, root = _lifetimes(graph, donated)
     dies_at: dict = {}
     for r in owned:
         e = end.get(r, -1)
@@ -127,7 +127,7 @@ def plan_memory(graph: Graph, donated=()):
                 if free:
                     plan[v] = free.pop()      # v, owned too, returns the buffer when it dies
                 elif fused:
-                    donor = _fused_in_place(n, k, dying, taken)
+                    donor = _fused_in_place(n, k, dying, taken, root)
                     if donor is not None:
                         plan[v] = donor
                         taken.add(donor)
@@ -147,9 +147,10 @@ def _split_dying(here, n):
     return dying, unread
 
 
-def _fused_in_place(n, k, dying, taken):
+def _fused_in_place(n, k, dying, taken, root):
     """A dying input of fused node `n` whose buffer output k may overwrite: read in row blocks,
-    same shape and dtype, and never read again in a block after output k is written there."""
+    same shape and dtype, never read again in a block after output k is written there, and no
+    other input a view of it (a transpose reads its rows in another order)."""
     body = n.params["body"]
     out = body.outputs[k]
     if out.node is None:
@@ -161,6 +162,8 @@ def _fused_in_place(n, k, dying, taken):
         return None
     for j, (outer, inner) in enumerate(zip(n.inputs, body.inputs)):
         if outer not in dying or outer in taken or outer.shape != out.shape or outer.dtype != out.dtype:
+            continue
+        if any(outer in root.get(u, ()) for u in n.inputs if u is not outer):
             continue
         last_read = max((i for i, m in enumerate(body.nodes) if inner in m.inputs), default=-1)
         if last_read <= written:

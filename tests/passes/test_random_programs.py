@@ -53,11 +53,17 @@ A_PLUS_A = {"inputs": [((4,), "float32")], "outputs": [9, 0], "seed": 0,
 POW_IN_PLACE = {"inputs": [((4, 7, 9), "float64"), ((1,), "float32")], "outputs": [2, 0],
                 "seed": 107, "steps": [("pow_int", (1, 1), 0), ("exp", (0, 0), 0)]}
 
+# found by hypothesis: a fused group wrote its result over an input whose transpose it also read
+OVER_A_VIEW = {"inputs": [((2, 2, 2), "float64")], "outputs": [8, 0], "seed": 0,
+               "steps": [("exp", (0, 0), 0), ("transpose2", (1, 0), 0)] + [("exp", (0, 0), 0)] * 3
+               + [("sum", (1, 0), 1), ("exp", (0, 0), 0), ("add", (2, 6), 0), ("exp", (0, 0), 0)]}
+
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prog=programs(max_steps=14))
 @example(prog=A_PLUS_A)
 @example(prog=POW_IN_PLACE)
+@example(prog=OVER_A_VIEW)
 def test_every_pass_alone_and_all_together_match_eager(prog, small_blocks, exact_only):
     arrays = make_inputs(prog)
     with np.errstate(all="ignore"), warnings.catch_warnings():
