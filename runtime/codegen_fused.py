@@ -41,17 +41,17 @@ def _direct_reduction(n) -> bool:
 
 # Row sums through BLAS: the inexact rewrite "blas_rows" (passes/simplify.py lists its measured
 # error; the fusion pass sets `blas_rows=True` on a group when it is on). A sum or mean over the
-# last axis of float rows of n = k * c elements (c, the chunk, a divisor of n in 32..128) is
+# last axis of float rows of n = k * c elements (c, the chunk, a divisor of n in 32..48) is
 #     matmul(x.reshape(-1, k, c), ones_c) -> k partial sums per row, then add.reduce over them
-# On these machines that is 0.8 ms per 1e7 float32 elements against 1.7 for add.reduce alone.
-# One BLAS dot over a whole row would be faster still (0.6), but it adds sequentially in a few
-# SIMD lanes: on rows of many equal terms (after maximum or clip) its error grew to 100 eps *
-# sum|x|. Chunks of at most 128, added pairwise after, are how NumPy's own sum is built, and
-# measure like it.
+# In cache that is about twice as fast as add.reduce alone (0.9 against 1.7 ms per 1e7 float32).
+# BLAS adds each chunk sequentially in a few SIMD lanes, so the error grows with the chunk: on
+# rows of many equal terms (after maximum or clip) one dot per whole row reached 100 eps *
+# sum|x|, chunks of 96-128 float64 6-7.5, chunks of at most 48 3.3 (NumPy's own pairwise sum:
+# 2.9). Chunks of 40 cost 15% more than chunks of 125.
 # Only values the block computed (still in cache) go through BLAS. A row sum of a group input
 # reads it from memory, where add.reduce streams faster: 2.4 ms per 1e7 float32 against 4.2
 # for the chunked matmul, measured on an AMD EPYC VM (in cache the matmul wins, 1.1 vs 2.2).
-CHUNK_MIN, CHUNK_MAX = 32, 128
+CHUNK_MIN, CHUNK_MAX = 32, 48
 
 
 def _chunk(n: int) -> int | None:

@@ -84,7 +84,7 @@ twice = rt.tanh(x) + rt.tanh(x)
 # stay in the CPU cache and reuses a few scratch buffers. Look for `matmul` in the code: row sums
 # run as BLAS dot products over chunks of each row, then add the chunks' partial sums. That
 # changes the order of the additions, so like `x**3` it is a documented inexact rewrite (within
-# about 5 ulp, as NumPy's own sum is within about 4).
+# about 5 ulp, as is NumPy's own sum).
 
 # %% tags=["graph-fused"]
 %%graph --show optimized --code

@@ -1,5 +1,5 @@
 """The inexact rewrite "blas_rows" (on by default): in fused row groups, sums and means over the
-last axis run as BLAS dot products of chunks of at most 128 elements, the partials then summed
+last axis run as BLAS dot products of chunks of at most 48 elements, the partials then summed
 pairwise. Its error is documented in runtime/passes/simplify.py; these tests hold it to that
 (including rows of many equal terms, where one dot over a whole row would not be), check that
 it applies where it should (layernorm, softmax) and that switching it off gives eager's bits."""
@@ -49,7 +49,7 @@ def row_sums(draw):
     """(function, its terms as float64 for the exact sum, reduction, inputs): a sum or mean over
     the last axis of x, x*x or x*y, in a group with an elementwise op so that it fuses."""
     dtype = draw(st.sampled_from([np.float32, np.float64]))
-    chunk, k = draw(st.integers(32, 128)), draw(st.integers(1, 40))
+    chunk, k = draw(st.integers(32, 48)), draw(st.integers(1, 40))
     shape = (draw(st.integers(16, 40)), chunk * k)
     x, y = _data(draw, shape, dtype), _data(draw, shape, dtype)
     what = draw(st.sampled_from(["x", "x*x", "x*y"]))
@@ -79,8 +79,8 @@ def test_blas_row_sums_stay_within_the_documented_error(case, small_row_blocks):
     got = got.reshape(exact.shape).astype(np.float64)
     eps = EPS[x.dtype.type]
     ulp = np.spacing(np.abs(exact).astype(x.dtype)).astype(np.float64)
-    # documented: <= 4.9 ulp where the terms share a sign, <= 2.2 eps * sum|x| where they
-    # cancel; the bound adds one rounding each for the 1.5 scaling and the products
+    # documented: <= 5 ulp where the terms share a sign, <= 3.3 eps * sum|x| in all; the bound
+    # adds a rounding each for the 1.5 scaling and the products (and float64's reference sum)
     err = np.abs(got - exact)
     assert np.all(err <= 6 * ulp + 3 * eps * scale), (err / (eps * scale)).max()
 

@@ -326,13 +326,13 @@ def test_fused_big_programs_match_eager(program):
         step = prog[k]
         if step[0] == "reduce" and step[1] in ("sum", "mean"):
             # row sums run as BLAS dot products over chunks (the inexact rewrite blas_rows): a
-            # different order of additions. Each order is within 2.2 eps * sum|x| of the exact
-            # sum where terms cancel (simplify.py), so the two are within 4.3 of each other
+            # different order of additions. Each is within 3.3 (BLAS chunks) or 2.9 (NumPy)
+            # eps * sum|x| of the exact sum (simplify.py), so within 6.2 of each other
             x = np.asarray(env[step[2]], dtype=np.float64)
             scale = np.abs(x).sum(-1, keepdims=True) / (x.shape[-1] if step[1] == "mean" else 1)
             eps = np.finfo(np.asarray(e).dtype).eps
             err = np.abs(np.asarray(c, np.float64) - np.asarray(e, np.float64))
-            assert np.all(err <= 4.3 * eps * scale + 4 * eps * np.abs(np.asarray(e))), (step, err.max())
+            assert np.all(err <= 6.2 * eps * scale + 4 * eps * np.abs(np.asarray(e))), (step, err.max())
         else:
             _close(c, e, f"fused step {k}: {prog[k]}", exact=False)
 
