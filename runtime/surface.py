@@ -168,7 +168,8 @@ del _name, _op, _swapped
 
 def operator_pow(pow_method):
     """`**` as NumPy's operator does it: `b ** 2` on a bool array is NumPy's square (int8),
-    where np.power gives int64 (the operator takes a shortcut for the exponent 2)."""
+    where np.power gives int64 (the operator takes a shortcut for the exponent 2). The eager
+    Tensor's inline operator calls NumPy's `**` itself (tensor.py)."""
     def __pow__(self, other):
         if type(other) is int and other == 2 and self.dtype == np.bool_:
             return ew.square(self)

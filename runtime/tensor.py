@@ -1,13 +1,15 @@
 """The eager Tensor and the eager interpreter (bind -> run the NumPy impl now)."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import core
 from .core import Interpreter
 from .errors import TracerLeakError, op_error, user_location
 from .ops import elementwise as ew
-from .surface import BINARY_OPERATORS, UNARY_OPERATORS, ArrayMethods, operator_pow
+from .surface import BINARY_OPERATORS, UNARY_OPERATORS, ArrayMethods
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -255,9 +257,15 @@ def _fail(op, args, e):
     return op_error(op.name, args, {}, e, user_location(), "in eager mode")
 
 
+# NumPy's `**` on arrays is not quite np.power: `bool_array ** 2` squares (int8, not int64).
+# The eager operator calls NumPy's operator itself (at C speed); traced code gets the same from
+# surface.operator_pow.
+_OPERATOR_IMPLS = {"__pow__": operator.pow, "__rpow__": operator.pow}
+
+
 def _inline_method(name, op, swapped):
     """Tensor's operator `name` (`self <op> other`, or `other <op> self` when swapped)."""
-    impl, nondiff = op.impl, op.nondiff
+    impl, nondiff = _OPERATOR_IMPLS.get(name, op.impl), op.nondiff
     if swapped:
         def method(self, other):
             if _eager_on_top:
@@ -523,7 +531,6 @@ def _install_fast_paths():
 
 
 _install_fast_paths()
-Tensor.__pow__ = operator_pow(Tensor.__pow__)
 
 
 def _to_numpy(tree):
