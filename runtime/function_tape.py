@@ -2,15 +2,15 @@
 
 TensorFlow records a `tf.function` called under a `GradientTape` as one op with a compiled
 gradient; so does this. Once per input signature (and set of inputs the tapes follow) the
-function's forward and backward passes are traced together (`rt.vjp` of it) and the joint graph is split where the cotangents come in:
-a forward graph that returns the results plus the values the backward needs (residuals), and a
-backward graph from residuals and cotangents to the inputs' cotangents; each is optimized and
-compiled. The tape records one op, whose residuals travel in its params, and its gradient rule
+function's forward and backward passes are traced together (`rt.vjp` of it) and the joint
+graph is split where the cotangents come in: a forward graph that returns the results plus the
+values the backward needs (residuals), and a backward graph from residuals and cotangents to
+the inputs' cotangents; each is optimized and compiled. The tape records one op, whose residuals travel in its params, and its gradient rule
 runs the compiled backward. The forward pass is never repeated.
 
-When an outer tape records the backward pass (higher-order gradients) the rule instead calls an
-`rt.function` that recomputes the forward and runs its backward: a call the outer tape records
-the same way, so it can be differentiated again.
+When an outer tape records the backward pass (higher-order gradients) the rule instead calls the
+joint function as an `rt.function`, recomputing the forward: a call the outer tape records the
+same way, so it can be differentiated again.
 
 A function that draws random numbers or prints (its recomputation would draw or print again),
 that donates its arguments, or whose gradient can't be traced (a `while` loop of data-dependent
@@ -25,6 +25,7 @@ from .core import Op
 from .graph import Graph
 from .pytree import flatten, unflatten
 from .tensor import EAGER, Tensor
+from .autodiff.api import _outer_tapes
 from .tracing import trace_to_graph
 
 
@@ -33,7 +34,7 @@ def call_on_tape(fn, args, kwargs):
     if fn.donate_argnames:
         return NotImplemented
     key, leaves = fn._key_leaves(args, kwargs)
-    tapes = _recording_tapes()
+    tapes = list(_outer_tapes())
     # the inputs that will get a cotangent: followed by a tape, and inexact
     tracked = tuple(x.dtype.kind in "fc" and any(t.tracks(x) for t in tapes) for x in leaves)
     entry = fn._cache.get(key)
@@ -61,15 +62,6 @@ def call_on_tape(fn, args, kwargs):
     fn.calls += 1
     outs = core.bind(call.op, *leaves, saved=_Saved())
     return unflatten(entry.out_tree, [outs[v] if kind == "dyn" else v for kind, v in entry.out_spec])
-
-
-def _recording_tapes() -> list:
-    tapes, interp = [], core.current_interpreter()
-    while interp is not None:
-        if getattr(interp, "records_ops", False):
-            tapes.append(interp)
-        interp = interp.parent
-    return tapes
 
 
 class _EagerOnTop:
@@ -120,7 +112,7 @@ class _TapedCall:
             leaves, _ = flatten(python_fn(*a, **k))
             return [leaves[out_leaf[v]] for v in range(n_out)]
 
-        self.wanted = wanted = [i for i, t in enumerate(tracked) if t]   # get a cotangent
+        wanted = [i for i, t in enumerate(tracked) if t]       # the inputs that get a cotangent
         self.grad_of = {i: k for k, i in enumerate(wanted)}
 
         def joint(*flat):            # (inputs..., output cotangents...) -> outputs, cotangents
@@ -135,7 +127,7 @@ class _TapedCall:
             results, pullback = vjp(of_wanted, *[xs[i] for i in wanted])
             return list(results) + list(pullback(list(cts)))
 
-        self._forward = forward
+        self._joint = joint
         types = [(v.shape, v.dtype) for v in ins] + [(v.shape, v.dtype) for v in outs]
         names = [v.name for v in ins] + [f"ct{k}" for k in range(n_out)]
         graph, _, _, _ = trace_to_graph(joint, types, names, f"{fn.name}_joint")
@@ -177,23 +169,13 @@ class _TapedCall:
             if core.current_interpreter() is EAGER:
                 saved.grads = self._bwd_code.fn(*saved.residuals, *g)
             else:                    # an outer tape records this pass: higher order
-                every = self._recomputed(g, inputs)
-                saved.grads = [every[i] for i in self.wanted]
+                if self._recompute is None:
+                    from .function import function
+                    self._recompute = function(self._joint, name=f"{self.fn_name}_vjp",
+                                               passes=self.passes, autograph=False)
+                saved.grads = self._recompute(*inputs, *g)[self.n_out:]
             saved.g = g
         return saved.grads[k]
-
-    def _recomputed(self, g, inputs):
-        if self._recompute is None:
-            from .autodiff.api import vjp
-            from .function import function
-            n_out, forward = self.n_out, self._forward
-
-            def backward(*flat):
-                xs, cts = flat[:len(flat) - n_out], flat[len(flat) - n_out:]
-                return vjp(forward, *xs)[1](list(cts))
-            self._recompute = function(backward, name=f"{self.fn_name}_vjp", passes=self.passes,
-                                       autograph=False)
-        return self._recompute(*inputs, *g)
 
 
 def split_at_cotangents(graph: Graph, n_x: int, n_out: int):

@@ -118,9 +118,10 @@ class ArrayMethods:
 
 
 def _numpy_name(func) -> str:
-    """np.linalg.norm, not np.norm: the name a user would type."""
-    module = (getattr(func, "__module__", None) or "numpy").replace("numpy._core", "numpy")
-    module = "np" + module[len("numpy"):] if module.startswith("numpy") else module
+    """np.linalg.norm, not np.norm: the name a user would type (no private modules)."""
+    module = getattr(func, "__module__", None) or "numpy"
+    if module == "numpy" or module.startswith("numpy."):
+        module = ".".join(["np"] + [p for p in module.split(".")[1:] if not p.startswith("_")])
     return f"{module}.{func.__name__}"
 
 
@@ -166,19 +167,19 @@ for _name, _op in UNARY_OPERATORS.items():
 del _name, _op, _swapped
 
 
-def operator_pow(pow_method):
+_generic_pow = ArrayMethods.__pow__
+
+
+def _pow_as_numpy_operator(self, other):
     """`**` as NumPy's operator does it: `b ** 2` on a bool array is NumPy's square (int8),
     where np.power gives int64 (the operator takes a shortcut for the exponent 2). The eager
     Tensor's inline operator calls NumPy's `**` itself (tensor.py)."""
-    def __pow__(self, other):
-        if type(other) is int and other == 2 and self.dtype == np.bool_:
-            return ew.square(self)
-        return pow_method(self, other)
-    __pow__.__doc__ = pow_method.__doc__
-    return __pow__
+    if type(other) is int and other == 2 and self.dtype == np.bool_:
+        return ew.square(self)
+    return _generic_pow(self, other)
 
 
-ArrayMethods.__pow__ = operator_pow(ArrayMethods.__pow__)
+ArrayMethods.__pow__ = _pow_as_numpy_operator
 
 UFUNC_OPS = {op.impl: op for op in (*_U.values(), *_B.values())}
 UFUNC_OPS[np.matmul] = linalg.matmul_op

@@ -259,7 +259,7 @@ def _fail(op, args, e):
 
 # NumPy's `**` on arrays is not quite np.power: `bool_array ** 2` squares (int8, not int64).
 # The eager operator calls NumPy's operator itself (at C speed); traced code gets the same from
-# surface.operator_pow.
+# surface._pow_as_numpy_operator.
 _OPERATOR_IMPLS = {"__pow__": operator.pow, "__rpow__": operator.pow}
 
 

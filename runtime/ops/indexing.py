@@ -208,9 +208,6 @@ class _AtRef:
         return self._apply(v, "max")
 
 
-_AT_UFUNC = {"add": "add", "multiply": "multiply", "min": "minimum", "max": "maximum"}
-
-
 def _masked_update(x, idx, v, mode):
     """`x.at[mask].set(v)` (and add, multiply, min, max) as `where(mask, new, x)`, or None.
 
@@ -234,7 +231,7 @@ def _masked_update(x, idx, v, mode):
     if trailing:
         mask = reshape(mask, mshape + (1,) * len(trailing))
     dt = np.dtype(x.dtype)
-    new = astype(v, dt) if mode == "set" else getattr(ew, _AT_UFUNC[mode])(x, v)
+    new = astype(v, dt) if mode == "set" else getattr(ew, _UFUNC_AT[mode].__name__)(x, v)
     if np.dtype(new.dtype) != dt:
         new = astype(new, dt)
     return ew.where(mask, new, x)
