@@ -268,7 +268,7 @@ class Function:
                     self.cache_hits += 1
                     entry, order = hit
                     return self._run(entry, arrays if order is None else order(arrays), raw)
-        key, arrays = self._key(args, kwargs)
+        key, leaves = self._key_leaves(args, kwargs)
         self.calls += 1
         entry = self._cache.get(key)
         if entry is None:
@@ -277,8 +277,8 @@ class Function:
             self.cache_hits += 1
         if not kwargs:
             self._remember_fast(args, entry)
-        raw = any(isinstance(a, _ndarray) for a in flatten((args, kwargs))[0])
-        return self._run(entry, arrays, raw)
+        raw = not all(type(x) is Tensor for x in leaves)      # a caller's (writable) array
+        return self._run(entry, [x._v if type(x) is Tensor else x for x in leaves], raw)
 
     def _remember_fast(self, args, entry):
         """Let later calls with the same count, shapes and dtypes of positional tensors skip
